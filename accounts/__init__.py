@@ -1,0 +1,1 @@
+"""People and their roles: users, societies, teams, memberships, API tokens, permission helpers."""

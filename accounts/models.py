@@ -1,0 +1,79 @@
+"""Users, societies, teams and the roles that tie them together.
+
+Roles are per society and per team. One person may hold a society role and a team role at once;
+team-facing code never uses society roles, so hidden data cannot reach a team through such a person.
+"""
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class User(AbstractUser):
+    """An Enclave user. Operators are Django staff."""
+
+
+class Society(models.Model):
+    slug = models.SlugField(unique=True)
+    name = models.CharField(_("name"), max_length=200)
+
+    class Meta:
+        verbose_name = _("society")
+        verbose_name_plural = _("societies")
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class SocietyRole(models.TextChoices):
+    ADMIN = "admin", _("society admin")
+    STEWARD = "steward", _("data steward")
+    PHYSICIAN = "physician", _("physician")
+
+
+class SocietyMembership(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="society_memberships")
+    society = models.ForeignKey(Society, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=SocietyRole.choices)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "society", "role"], name="uniq_society_role"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.role}@{self.society}"
+
+
+class Team(models.Model):
+    slug = models.SlugField(unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    affiliation = models.CharField(_("affiliation"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("team")
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class TeamRole(models.TextChoices):
+    LEAD = "lead", _("team lead")
+    MEMBER = "member", _("team member")
+
+
+class TeamMembership(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="team_memberships")
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=TeamRole.choices, default=TeamRole.MEMBER)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "team"], name="uniq_team_member")]
+
+    def __str__(self) -> str:
+        return f"{self.user}@{self.team}"

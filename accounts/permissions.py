@@ -1,0 +1,51 @@
+"""Role questions every other app asks. Each answer comes from one place.
+
+`society_roles` and `team_of_user` are the only ways to learn a person's roles; views and services
+call these (or the `access_*` helpers built on them in each app) and never query memberships directly.
+"""
+
+from django.contrib.auth.models import AnonymousUser
+
+from accounts.models import Society, SocietyMembership, SocietyRole, Team, TeamMembership, User
+
+AnyUser = User | AnonymousUser
+HIDDEN_DATA_ROLES = frozenset({SocietyRole.ADMIN, SocietyRole.STEWARD, SocietyRole.PHYSICIAN})
+
+
+def is_operator(user: AnyUser) -> bool:
+    return bool(user.is_authenticated and user.is_staff)
+
+
+def society_roles(user: AnyUser, society: Society) -> set[str]:
+    if not user.is_authenticated:
+        return set()
+    return set(
+        SocietyMembership.objects.filter(user=user, society=society).values_list("role", flat=True)
+    )
+
+
+def can_see_hidden_data(user: AnyUser, society: Society) -> bool:
+    """Hidden cases, ground truth, hidden predictions, per-case scores and hidden-phase logs."""
+    return is_operator(user) or bool(society_roles(user, society) & HIDDEN_DATA_ROLES)
+
+
+def can_manage_society(user: AnyUser, society: Society) -> bool:
+    return is_operator(user) or SocietyRole.ADMIN in society_roles(user, society)
+
+
+def can_upload_cases(user: AnyUser, society: Society) -> bool:
+    return is_operator(user) or bool(
+        society_roles(user, society) & {SocietyRole.ADMIN, SocietyRole.STEWARD}
+    )
+
+
+def is_team_member(user: AnyUser, team: Team) -> bool:
+    if not user.is_authenticated:
+        return False
+    return TeamMembership.objects.filter(user=user, team=team).exists()
+
+
+def teams_of_user(user: AnyUser) -> list[Team]:
+    if not user.is_authenticated:
+        return []
+    return list(Team.objects.filter(memberships__user=user).order_by("slug"))

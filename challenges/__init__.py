@@ -1,0 +1,1 @@
+"""Organiser side: Challenge (the task spec), Phase, Case and its files, ground truth."""

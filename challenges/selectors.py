@@ -1,0 +1,79 @@
+"""Reads for challenges, filtered by who asks.
+
+`access_challenge_by_user` and `access_phase_by_user` are the only way views and APIs get a
+challenge or phase: an unpublished challenge is invisible (404) to everyone outside its society.
+"""
+
+from collections.abc import Sequence
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from accounts.models import SocietyMembership
+from accounts.permissions import AnyUser, can_see_hidden_data, is_operator
+from challenges.errors import ChallengeNotFound
+from challenges.models import Case, Challenge, Phase
+
+
+def challenges_visible_to(user: AnyUser) -> QuerySet[Challenge]:
+    qs = Challenge.objects.select_related("society")
+    if is_operator(user):
+        return qs
+    if not user.is_authenticated:
+        return qs.filter(is_published=True)
+    societies = SocietyMembership.objects.filter(user=user).values("society")
+    return qs.filter(Q(is_published=True) | Q(society__in=societies))
+
+
+def access_challenge_by_user(user: AnyUser, slug: str) -> Challenge:
+    challenge = challenges_visible_to(user).filter(slug=slug).first()
+    if challenge is None:
+        raise ChallengeNotFound("challenge_not_found", f"No challenge named {slug!r}.")
+    return challenge
+
+
+def access_phase_by_user(user: AnyUser, challenge_slug: str, phase_slug: str) -> Phase:
+    challenge = access_challenge_by_user(user, challenge_slug)
+    phase = Phase.objects.select_related("challenge__society").filter(
+        challenge=challenge, slug=phase_slug
+    ).first()
+    if phase is None:
+        raise ChallengeNotFound(
+            "phase_not_found", f"Challenge {challenge_slug!r} has no phase {phase_slug!r}."
+        )
+    return phase
+
+
+def phases_of(challenge: Challenge) -> QuerySet[Phase]:
+    return challenge.phases.annotate(n_cases=Count("cases")).order_by("id")
+
+
+def phase_is_open(phase: Phase) -> bool:
+    now = timezone.now()
+    return (phase.opens_at is None or phase.opens_at <= now) and (
+        phase.closes_at is None or now < phase.closes_at
+    )
+
+
+def phase_case_count(phase: Phase) -> tuple[int, int]:
+    """(cases, cases with ground truth)."""
+    counts = phase.cases.aggregate(n=Count("id"), with_truth=Count("ground_truth"))
+    return counts["n"], counts["with_truth"]
+
+
+def cases_for_run(phase: Phase) -> Sequence[Case]:
+    """Every case of the phase with its files, for staging a run (platform-internal)."""
+    return list(phase.cases.prefetch_related("files").order_by("case_id"))
+
+
+def ground_truth_for_scoring(phase: Phase) -> dict[str, str]:
+    """case_id -> label (platform-internal: scoring only)."""
+    return dict(phase.cases.filter(ground_truth__isnull=False).values_list(
+        "case_id", "ground_truth__label"))
+
+
+def cases_visible_to(user: AnyUser, phase: Phase) -> QuerySet[Case]:
+    """A phase's cases: public sanity cases for everyone; hidden ones for the society only."""
+    if phase.is_hidden and not can_see_hidden_data(user, phase.challenge.society):
+        return Case.objects.none()
+    return phase.cases.all()

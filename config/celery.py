@@ -1,0 +1,11 @@
+"""The Celery application. Queues: `default` (scoring, bookkeeping) and one per sandbox resource class."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("enclave")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

@@ -1,0 +1,32 @@
+"""URL routes: web pages, REST API v1, OpenAPI schema, admin, language switch."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+
+from challenges import apis as challenge_apis
+from evaluation import apis as evaluation_apis
+
+api_v1 = [
+    path("challenges/", challenge_apis.ChallengeListApi.as_view(), name="challenge-list"),
+    path("challenges/<slug:slug>/", challenge_apis.ChallengeDetailApi.as_view(),
+         name="challenge-detail"),
+    path("challenges/<slug:slug>/phases/<slug:phase>/leaderboard/",
+         evaluation_apis.LeaderboardApi.as_view(), name="leaderboard"),
+    path("images/", evaluation_apis.ImageListCreateApi.as_view(), name="image-list"),
+    path("submissions/", evaluation_apis.SubmissionListCreateApi.as_view(), name="submission-list"),
+    path("submissions/<int:pk>/", evaluation_apis.SubmissionDetailApi.as_view(),
+         name="submission-detail"),
+]
+
+urlpatterns = [
+    path("", include("challenges.urls")),
+    path("", include("evaluation.urls")),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("api/v1/", include((api_v1, "api"), namespace="api")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,1 @@
+"""Algorithm images, the submission lifecycle, scoring (metrics/) and leaderboards."""

@@ -1,0 +1,122 @@
+"""Algorithm images, submissions and what their runs produced.
+
+Submission.status moves queued -> running -> scoring -> succeeded, or to failed with a
+categorical `failure_reason`. What a team may see of a submission is decided in
+`evaluation.selectors`, never here.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Team
+from challenges.models import Case, Phase
+
+
+class AlgorithmImage(models.Model):
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="images")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                    related_name="+")
+    image_id = models.CharField(max_length=80, help_text=_("sha256 of the image config"))
+    user = models.CharField(max_length=64)
+    repo_tags = models.JSONField(default=list)
+    size_bytes = models.BigIntegerField()
+    tarball_sha256 = models.CharField(max_length=64)
+    storage_key = models.CharField(max_length=255)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "image_id"], name="uniq_team_image"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.team}:{self.image_id[:19]}"
+
+
+class Status(models.TextChoices):
+    QUEUED = "queued", _("queued")
+    RUNNING = "running", _("running")
+    SCORING = "scoring", _("scoring")
+    SUCCEEDED = "succeeded", _("succeeded")
+    FAILED = "failed", _("failed")
+
+
+class FailureReason(models.TextChoices):
+    TIMEOUT = "timeout", _("time limit exceeded")
+    OUT_OF_MEMORY = "out_of_memory", _("out of memory")
+    EXIT_CODE = "exit_code", _("the container exited with an error")
+    OUTPUT_MISSING = "output_missing", _("predictions.json is missing")
+    OUTPUT_INVALID = "output_invalid", _("the outputs broke a rule of the contract")
+    PLATFORM_ERROR = "platform_error", _("platform error (not counted against your quota)")
+
+
+class Submission(models.Model):
+    phase = models.ForeignKey(Phase, on_delete=models.PROTECT, related_name="submissions")
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="submissions")
+    image = models.ForeignKey(AlgorithmImage, on_delete=models.PROTECT, related_name="submissions")
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                     related_name="+")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED,
+                              db_index=True)
+    failure_reason = models.CharField(max_length=32, choices=FailureReason.choices, blank=True)
+    failure_detail = models.CharField(
+        max_length=200, blank=True,
+        help_text=_("Categorical and safe for the team: never values from inputs or logs."),
+    )
+    exit_code = models.IntegerField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["phase", "team", "created"])]
+
+    def __str__(self) -> str:
+        return f"submission {self.pk} ({self.status})"
+
+
+class RunRecord(models.Model):
+    """The sandbox's account of a run. Logs of hidden phases are for the society and operators."""
+
+    submission = models.OneToOneField(Submission, on_delete=models.CASCADE, related_name="run")
+    verdict = models.CharField(max_length=32)
+    exit_code = models.IntegerField(null=True, blank=True)
+    duration_s = models.FloatField()
+    logs = models.TextField(blank=True)
+    output_error = models.CharField(max_length=200, blank=True)
+    node = models.CharField(max_length=128, blank=True)
+
+
+class CaseResult(models.Model):
+    """A prediction and its per-case scores. Hidden-phase rows never reach a team."""
+
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE,
+                                   related_name="case_results")
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="+")
+    prediction = models.JSONField()
+    values = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["submission", "case"], name="uniq_case_result"),
+        ]
+
+
+class Result(models.Model):
+    """Aggregate scores of a succeeded submission; `primary_*` are denormalised for ranking."""
+
+    submission = models.OneToOneField(Submission, on_delete=models.CASCADE, related_name="result")
+    phase = models.ForeignKey(Phase, on_delete=models.CASCADE, related_name="results")
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
+    metrics = models.JSONField()
+    primary_value = models.FloatField(null=True)
+    primary_ci_low = models.FloatField(null=True)
+    primary_ci_high = models.FloatField(null=True)
+    n_cases = models.PositiveIntegerField()
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["phase", "team", "primary_value"])]

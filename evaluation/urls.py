@@ -1,0 +1,13 @@
+from django.urls import path
+
+from evaluation import views
+
+app_name = "evaluation"
+urlpatterns = [
+    path("challenges/<slug:slug>/<slug:phase>/leaderboard/", views.leaderboard,
+         name="leaderboard"),
+    path("challenges/<slug:slug>/<slug:phase>/submit/", views.submit, name="submit"),
+    path("submissions/", views.my_submissions, name="my-submissions"),
+    path("submissions/<int:pk>/", views.submission_detail, name="submission-detail"),
+    path("images/upload/", views.image_upload_view, name="image-upload"),
+]
