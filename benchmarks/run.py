@@ -1,0 +1,39 @@
+"""`make bench`: every benchmark, one line each: `name: ours=…s reference=…s ratio=…`.
+
+Each benchmark module has `run() -> list[(name, ours_seconds, reference_seconds)]`, measuring
+ours and a reference side by side in the same process. ratio = ours / reference.
+"""
+
+import importlib
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+MODULES = ["benchmarks.bench_metrics", "benchmarks.bench_sandbox"]
+
+
+def main(selected: list[str]) -> int:
+    import django
+
+    django.setup()
+    failed = 0
+    for name in MODULES:
+        if selected and not any(s in name for s in selected):
+            continue
+        try:
+            rows = importlib.import_module(name).run()
+        except Exception as exc:  # report and go on with the others
+            print(f"{name}: FAILED {type(exc).__name__}: {exc}", flush=True)
+            failed += 1
+            continue
+        for bench, ours, reference in rows:
+            print(f"{bench}: ours={ours:.3f}s reference={reference:.3f}s "
+                  f"ratio={ours / reference:.3f}", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

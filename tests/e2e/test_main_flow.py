@@ -1,0 +1,104 @@
+"""The main flow for real: import cases -> upload image -> submit -> run -> score -> leaderboard.
+
+Real docker engine, real images built from the Debian base, a real Celery worker process, and the
+REST API as a team uses it.
+"""
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from accounts.models import SocietyRole
+from challenges.services import challenge_create, phase_create
+from evaluation.models import CaseResult, RunRecord
+from examples.phantom import build_phantom
+from tests import factories
+from tests.e2e.conftest import wait_until_final
+
+pytestmark = [pytest.mark.docker, pytest.mark.e2e]
+
+
+@pytest.fixture
+def phantom_world(celery_worker, tmp_path):
+    society = factories.SocietyFactory(slug="jrs")
+    factories.society_member(society, SocietyRole.STEWARD, "jrs-steward")
+    team = factories.TeamFactory(slug="team-a")
+    alice = factories.team_member(team, "alice")
+    challenge = challenge_create(society=society, slug="lesion-phantom", title="Lesion phantom",
+                                 labels=["absent", "present"], positive_label="present",
+                                 is_published=True)
+    phase_create(challenge=challenge, slug="sanity", title="Sanity", is_hidden=False,
+                 wall_seconds=120)
+    phase_create(challenge=challenge, slug="test", title="Test", is_hidden=True, wall_seconds=120)
+    phantom = build_phantom(tmp_path / "phantom", n_sanity=4, n_test=24)
+    for phase, folder, labels in [("sanity", phantom.sanity_dir, phantom.sanity_labels),
+                                  ("test", phantom.test_dir, phantom.test_labels)]:
+        call_command("import_cases", "--challenge", "lesion-phantom", "--phase", phase,
+                     "--labels", str(labels), str(folder))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=alice).key}")
+    return client
+
+
+def upload_and_submit(client: APIClient, tarball: Path, phase: str) -> int:
+    with tarball.open("rb") as fh:
+        image = client.post("/api/v1/images/", {"team": "team-a", "file": fh},
+                            format="multipart")
+    assert image.status_code == 201, image.content
+    submission = client.post("/api/v1/submissions/", {
+        "challenge": "lesion-phantom", "phase": phase, "team": "team-a",
+        "image": image.json()["image_id"]}, format="json")
+    assert submission.status_code == 201, submission.content
+    return submission.json()["id"]
+
+
+def test_a_real_image_runs_on_hidden_cases_and_reaches_the_leaderboard(phantom_world,
+                                                                       weak_baseline_tar):
+    client = phantom_world
+    submission_id = upload_and_submit(client, weak_baseline_tar, "test")
+
+    final = wait_until_final(client, submission_id)
+
+    assert final["status"] == "succeeded", final
+    auroc = final["scores"]["auroc"]
+    assert 0.0 <= auroc["ci_low"] <= auroc["value"] <= auroc["ci_high"] <= 1.0
+    assert final["logs"] is None  # hidden phase: never the container's output
+    assert CaseResult.objects.filter(submission_id=submission_id).count() == 24
+    board = APIClient().get("/api/v1/challenges/lesion-phantom/phases/test/leaderboard/").json()
+    assert [(e["rank"], e["team"], e["value"]) for e in board["entries"]] == [
+        (1, "team-a", auroc["value"])]
+
+
+def test_a_failing_image_gets_a_reason_and_logs_only_in_sanity(phantom_world, failing_tar):
+    client = phantom_world
+    hidden = wait_until_final(client, upload_and_submit(client, failing_tar, "test"))
+    sanity = wait_until_final(client, upload_and_submit(client, failing_tar, "sanity"))
+
+    for final in (hidden, sanity):
+        assert (final["status"], final["failure_reason"], final["exit_code"]) == (
+            "failed", "exit_code", 1)
+    assert hidden["logs"] is None
+    assert "boom from the container" not in json.dumps(hidden)
+    assert "boom from the container" in sanity["logs"]
+    # the society and operators keep the hidden run's logs
+    assert "boom from the container" in RunRecord.objects.get(submission_id=hidden["id"]).logs
+
+
+def test_the_submit_command_waits_and_shows_only_the_team_view(phantom_world, weak_baseline_tar):
+    out = io.StringIO()
+    call_command("submit", "--challenge", "lesion-phantom", "--phase", "test", "--team", "team-a",
+                 "--wait", "--timeout", "600", str(weak_baseline_tar), stdout=out)
+
+    lines = out.getvalue().splitlines()
+    final = json.loads("\n".join(lines[1:]))
+    assert int(lines[0]) == final["id"]
+    assert final["status"] == "succeeded"
+    assert final["logs"] is None
+    assert set(final) == {"id", "challenge", "phase", "team", "image", "status", "failure_reason",
+                          "failure_detail", "exit_code", "created", "finished", "scores",
+                          "scores_withheld", "logs"}
