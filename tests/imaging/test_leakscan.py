@@ -1,0 +1,109 @@
+"""The leak scan passes clean output and catches identifying values that slip through."""
+
+import pytest
+
+import imaging.dicom_deid as dicom_deid
+from imaging.deid import deidentify_file
+from imaging.dicom_write import Encoded
+from imaging.errors import ImageFileRejected
+from imaging.leakscan import LeakScanner
+from imaging.profile import KEEP
+from tests.imaging.conftest import KEY, fixture_bytes, load, to_bytes
+
+pytestmark: list[pytest.MarkDecorator] = []  # pure Python: no database
+LATIN = ["iso8859"]
+
+
+def _scanner(*needles: bytes, legit: tuple[str, ...] = ()) -> LeakScanner:
+    scanner = LeakScanner()
+    for needle in needles:
+        scanner.add_needle_text(needle)
+    scanner.add_legit(list(legit), LATIN)
+    return scanner
+
+
+def test_a_needle_in_the_header_is_a_hit_in_ascii_and_utf16():
+    scanner = _scanner(b"Doe^Jane")
+    assert scanner.find_leaks(b"....Doe^Jane....") == 1
+    assert scanner.find_leaks(b"..." + "Doe^Jane".encode("utf-16-le") + b"...") == 1
+    assert scanner.find_leaks(b"nothing to see") == 0
+
+
+def test_values_kept_by_design_are_not_leaks():
+    scanner = _scanner(b"SIEMENS", legit=("SIEMENS",))
+    assert scanner.find_leaks(b"..SIEMENS..") == 0
+
+
+def test_short_values_are_not_searched_and_multi_values_are_split():
+    scanner = _scanner(b"JD", b"ABC\\DEFG")
+    assert scanner.needles == {b"ABC", b"DEFG"}
+
+
+def test_encapsulated_pixels_are_searched_for_long_needles_only():
+    scanner = _scanner(b"Doe^Jane", b"XYZ")
+    assert scanner.find_leaks(b"header", b"\xff\xfe JPEG COM Doe^Jane") == 1
+    assert scanner.find_leaks(b"header", b"\x00XYZ\x00") == 0
+
+
+def test_clean_outputs_pass_the_scan():
+    for name in ("CT_small.dcm", "examples_overlay.dcm", "MR_small_RLE.dcm"):
+        result = deidentify_file(fixture_bytes(name), key=KEY)
+        assert result.actions["leak_scan"]["hits"] == 0
+
+
+def test_a_writer_that_leaks_the_name_is_caught(monkeypatch):
+    real_encode = dicom_deid.encode
+
+    def leaky(*args, **kwargs) -> Encoded:
+        encoded = real_encode(*args, **kwargs)
+        return Encoded(encoded.header + b"CompressedSamples^CT1", encoded.pixels, encoded.trailer)
+
+    monkeypatch.setattr(dicom_deid, "encode", leaky)
+    with pytest.raises(ImageFileRejected) as caught:
+        deidentify_file(fixture_bytes("CT_small.dcm"), key=KEY)
+    assert caught.value.code == "leak_detected"
+
+
+def test_a_utf16_copy_of_an_original_uid_is_caught(monkeypatch):
+    original_uid = str(load("CT_small.dcm").StudyInstanceUID)
+    real_encode = dicom_deid.encode
+
+    def leaky(*args, **kwargs) -> Encoded:
+        encoded = real_encode(*args, **kwargs)
+        header = encoded.header[:200] + original_uid.encode("utf-16-le") + encoded.header[200:]
+        return Encoded(header, encoded.pixels, encoded.trailer)
+
+    monkeypatch.setattr(dicom_deid, "encode", leaky)
+    with pytest.raises(ImageFileRejected, match="leak_detected"):
+        deidentify_file(fixture_bytes("CT_small.dcm"), key=KEY)
+
+
+def test_a_faulty_table_that_keeps_a_name_is_caught(monkeypatch):
+    ds = load("CT_small.dcm")
+    ds.OperatorsName = "Operator^Olga"
+    monkeypatch.setattr(dicom_deid, "KEEP", KEEP | {0x00081070})
+    with pytest.raises(ImageFileRejected, match="leak_detected"):
+        deidentify_file(to_bytes(ds), key=KEY)
+
+
+def test_a_faulty_table_that_keeps_a_private_tag_is_caught(monkeypatch):
+    ds = load("CT_small.dcm")
+    block = ds.private_block(0x0029, "ACME 1.0", create=True)
+    block.add_new(0x10, "LO", "Private Patient Doe")
+    tag = block.get_tag(0x10)
+    monkeypatch.setattr(dicom_deid, "KEEP", KEEP | {tag, 0x00290010})
+    monkeypatch.setattr(dicom_deid, "is_always_removed", lambda tag: False)
+    with pytest.raises(ImageFileRejected, match="leak_detected"):
+        deidentify_file(to_bytes(ds), key=KEY)
+
+
+def test_needles_come_from_nested_and_private_values():
+    ds = load("CT_small.dcm")
+    block = ds.private_block(0x0029, "ACME 1.0", create=True)
+    block.add_new(0x10, "LO", "Secret Hospital Ward")
+    scanner = LeakScanner()
+    scanner.add_dataset(ds, LATIN)
+    assert b"Secret Hospital Ward" in scanner.needles
+    assert b"CompressedSamples" in scanner.needles and b"CT1" in scanner.needles
+    assert b"JFK IMAGING CENTER" in scanner.needles and b"20040119" in scanner.needles
+    assert b"1.2.840.10008.5.1.4.1.1.2" in scanner.needles  # filtered later by legit text
