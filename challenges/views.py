@@ -19,11 +19,6 @@ def challenge_detail(request: HttpRequest, slug: str) -> HttpResponse:
     except ChallengeNotFound as exc:
         raise Http404(exc.message) from exc
     teams = teams_of_user(request.user)
-    images = []
-    if teams:
-        from evaluation.selectors import images_of_user
-
-        images = images_of_user(request.user)
     return render(request, "challenges/detail.html", {
-        "challenge": challenge, "phases": phases_of(challenge), "teams": teams, "images": images,
+        "challenge": challenge, "phases": phases_of(challenge), "teams": teams,
     })

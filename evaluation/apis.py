@@ -19,6 +19,7 @@ from evaluation.errors import ImageInvalid, NotATeamMember
 from evaluation.models import AlgorithmImage
 from evaluation.selectors import (
     access_submission_by_user,
+    images_of_user,
     leaderboard_for,
     submission_team_view,
     submissions_of_user,
@@ -50,8 +51,8 @@ class ImageListCreateApi(APIView):
 
     @extend_schema(responses=ImageOutput(many=True))
     def get(self, request: Request) -> Response:
-        images = AlgorithmImage.objects.filter(team__memberships__user=request.user)
-        return Response(ImageOutput(images.select_related("team"), many=True).data)
+        images = images_of_user(request.user)
+        return Response(ImageOutput(images, many=True).data)
 
     @extend_schema(request=Input, responses={201: ImageOutput})
     def post(self, request: Request) -> Response:

@@ -89,6 +89,9 @@ class RunRecord(models.Model):
     output_error = models.CharField(max_length=200, blank=True)
     node = models.CharField(max_length=128, blank=True)
 
+    def __str__(self) -> str:
+        return f"run of submission {self.submission_id}: {self.verdict}"
+
 
 class CaseResult(models.Model):
     """A prediction and its per-case scores. Hidden-phase rows never reach a team."""
@@ -103,6 +106,9 @@ class CaseResult(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["submission", "case"], name="uniq_case_result"),
         ]
+
+    def __str__(self) -> str:
+        return f"submission {self.submission_id} case {self.case_id}"
 
 
 class Result(models.Model):
@@ -120,3 +126,6 @@ class Result(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["phase", "team", "primary_value"])]
+
+    def __str__(self) -> str:
+        return f"result of submission {self.submission_id}: {self.primary_value}"

@@ -11,6 +11,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
+from accounts.models import User
 from accounts.permissions import AnyUser, can_see_hidden_data, is_team_member
 from challenges.models import LeaderboardVisibility, Phase
 from config.errors import Forbidden
@@ -19,7 +20,7 @@ from evaluation.models import AlgorithmImage, FailureReason, Result, Status, Sub
 
 
 def submissions_of_user(user: AnyUser) -> QuerySet[Submission]:
-    if not user.is_authenticated:
+    if not isinstance(user, User):
         return Submission.objects.none()
     return Submission.objects.filter(team__memberships__user=user).select_related(
         "phase__challenge", "team", "image", "result"
@@ -120,6 +121,6 @@ def leaderboard_for(user: AnyUser, phase: Phase) -> list[LeaderboardEntry]:
 
 
 def images_of_user(user: AnyUser) -> QuerySet[AlgorithmImage]:
-    if not user.is_authenticated:
+    if not isinstance(user, User):
         return AlgorithmImage.objects.none()
     return AlgorithmImage.objects.filter(team__memberships__user=user).select_related("team")

@@ -5,7 +5,6 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
 
 from accounts.models import Team
 from accounts.permissions import teams_of_user
@@ -68,7 +67,7 @@ def image_upload_view(request: HttpRequest) -> HttpResponse:
         else:
             try:
                 image = image_upload(team=team, user=request.user,  # type: ignore[arg-type]
-                                     source=upload)
+                                     source=upload)  # type: ignore[arg-type]
             except DomainError as exc:
                 messages.error(request, exc.message)
             else:
@@ -79,22 +78,27 @@ def image_upload_view(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_POST
 def submit(request: HttpRequest, slug: str, phase: str) -> HttpResponse:
     try:
         phase_obj = access_phase_by_user(request.user, slug, phase)
     except ChallengeNotFound as exc:
         raise Http404(exc.message) from exc
-    team = _team_of_request(request)
-    image = images_of_user(request.user).filter(pk=request.POST.get("image") or 0).first()
-    if team is None or image is None:
-        messages.error(request, _("Choose one of your teams and one of its images."))
-        return redirect("challenges:detail", slug=slug)
-    try:
-        submission = submission_create(user=request.user, team=team,  # type: ignore[arg-type]
-                                       phase=phase_obj, image=image)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-        return redirect("challenges:detail", slug=slug)
-    messages.success(request, _("Submission %(id)d is queued.") % {"id": submission.pk})
-    return redirect("evaluation:my-submissions")
+    images = images_of_user(request.user)
+    if request.method == "POST":
+        team = _team_of_request(request)
+        image = images.filter(pk=request.POST.get("image") or 0).first()
+        if team is None or image is None:
+            messages.error(request, _("Choose one of your teams and one of its images."))
+        else:
+            try:
+                submission = submission_create(user=request.user,  # type: ignore[arg-type]
+                                               team=team, phase=phase_obj, image=image)
+            except DomainError as exc:
+                messages.error(request, exc.message)
+            else:
+                messages.success(request, _("Submission %(id)d is queued.") % {"id": submission.pk})
+                return redirect("evaluation:my-submissions")
+    return render(request, "evaluation/submit.html", {
+        "phase": phase_obj, "challenge": phase_obj.challenge,
+        "teams": teams_of_user(request.user), "images": images,
+    })

@@ -11,7 +11,7 @@ from challenges.models import Case, CaseFile, Challenge, GroundTruth, Phase
 from evaluation.models import AlgorithmImage
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = User
         django_get_or_create = ("username",)
@@ -20,7 +20,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.django.Password("pw-for-tests")
 
 
-class SocietyFactory(factory.django.DjangoModelFactory):
+class SocietyFactory(factory.django.DjangoModelFactory[Society]):
     class Meta:
         model = Society
         django_get_or_create = ("slug",)
@@ -29,7 +29,7 @@ class SocietyFactory(factory.django.DjangoModelFactory):
     name = factory.LazyAttribute(lambda o: o.slug.upper())
 
 
-class TeamFactory(factory.django.DjangoModelFactory):
+class TeamFactory(factory.django.DjangoModelFactory[Team]):
     class Meta:
         model = Team
         django_get_or_create = ("slug",)
@@ -38,7 +38,7 @@ class TeamFactory(factory.django.DjangoModelFactory):
     name = factory.LazyAttribute(lambda o: o.slug.title())
 
 
-class ChallengeFactory(factory.django.DjangoModelFactory):
+class ChallengeFactory(factory.django.DjangoModelFactory[Challenge]):
     class Meta:
         model = Challenge
 
@@ -50,7 +50,7 @@ class ChallengeFactory(factory.django.DjangoModelFactory):
     is_published = True
 
 
-class PhaseFactory(factory.django.DjangoModelFactory):
+class PhaseFactory(factory.django.DjangoModelFactory[Phase]):
     class Meta:
         model = Phase
 

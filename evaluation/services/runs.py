@@ -13,7 +13,7 @@ import socket
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 from django.conf import settings
 from django.core.files.storage import default_storage
@@ -25,7 +25,7 @@ from challenges.selectors import cases_for_run
 from evaluation.models import FailureReason, RunRecord, Status, Submission
 from sandbox.backends import get_backend
 from sandbox.backends.base import RunOutcome
-from sandbox.errors import OutputInvalid, SandboxError
+from sandbox.errors import OutputInvalid, OutputMissing, SandboxError
 from sandbox.limits import RunLimits
 from sandbox.outputs import read_json_output
 
@@ -128,7 +128,8 @@ def _claim(submission_id: int) -> Submission | None:
         return submission
 
 
-def _run(submission: Submission, work: Path) -> tuple[RunOutcome | None, Any, list[str]]:
+def _run(submission: Submission, work: Path) -> tuple[RunOutcome, dict[str, float] | Failure | None]:
+    """Stage, run and read the predictions; (outcome, predictions or the failure they caused)."""
     input_dir, output_dir = work / "input", work / "output"
     input_dir.mkdir(mode=0o755)
     output_dir.mkdir(mode=0o700)
@@ -136,20 +137,20 @@ def _run(submission: Submission, work: Path) -> tuple[RunOutcome | None, Any, li
     backend = get_backend()
     image = submission.image
     backend.ensure_image(image_id=image.image_id,
-                         open_tarball=lambda: default_storage.open(image.storage_key, "rb"))
+                         open_tarball=lambda: cast(BinaryIO, default_storage.open(image.storage_key, "rb")))
     outcome = backend.run(image_id=image.image_id, input_dir=input_dir, output_dir=output_dir,
                           limits=phase_limits(submission.phase))
-    predictions: Any = None
+    predictions: dict[str, float] | Failure | None = None
     if outcome.verdict == "completed":
-        path = output_dir / "predictions.json"
-        if not path.exists() and not path.is_symlink():
+        try:
+            data = read_json_output(output_dir / "predictions.json")
+        except OutputMissing:
             predictions = Failure(FailureReason.OUTPUT_MISSING)
+        except OutputInvalid as exc:
+            predictions = Failure(FailureReason.OUTPUT_INVALID, f"predictions.json: {exc.rule}")
         else:
-            try:
-                predictions = validate_predictions(read_json_output(path), case_ids)
-            except OutputInvalid as exc:
-                predictions = Failure(FailureReason.OUTPUT_INVALID, exc.rule)
-    return outcome, predictions, case_ids
+            predictions = validate_predictions(data, case_ids)
+    return outcome, predictions
 
 
 def submission_execute(*, submission_id: int) -> None:
@@ -163,10 +164,9 @@ def submission_execute(*, submission_id: int) -> None:
     root.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f"sub{submission_id}-", dir=root))
     work.chmod(0o755)
-    outcome: RunOutcome | None = None
     predictions: Any = None
     try:
-        outcome, predictions, _case_ids = _run(submission, work)
+        outcome, predictions = _run(submission, work)
         failure = _failure_of(outcome) or (predictions if isinstance(predictions, Failure) else None)
     except Exception as exc:  # anything here is the platform's fault, never the team's
         logger.exception("platform failure running submission %s", submission_id)

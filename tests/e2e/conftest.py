@@ -14,7 +14,6 @@ from pathlib import Path
 
 import docker
 import pytest
-from django.conf import settings
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,7 +45,7 @@ def weak_baseline_tar(docker_client) -> Path:
 
 @pytest.fixture(scope="session")
 def failing_tar(docker_client, tmp_path_factory) -> Path:
-    tag = "enclave-test/exit-one:latest"
+    tag = "enclave-test/e2e-exit-one:latest"
     docker_client.images.build(fileobj=io.BytesIO(FAILING_DOCKERFILE), tag=tag, rm=True)
     return _save(docker_client, tag, tmp_path_factory.mktemp("images") / "exit-one.tar")
 

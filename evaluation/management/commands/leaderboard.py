@@ -8,8 +8,8 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import User
-from config.errors import DomainError
 from challenges.selectors import access_phase_by_user
+from config.errors import DomainError
 from evaluation.selectors import LeaderboardEntry, leaderboard_for
 
 COLUMNS = ["rank", "team", "auroc", "ci_low", "ci_high", "sensitivity", "specificity", "accuracy",
@@ -26,7 +26,7 @@ def _row(entry: LeaderboardEntry) -> dict[str, object]:
 
 
 def _fmt(value: object) -> str:
-    return f"{value:.3f}" if isinstance(value, float) else ("–" if value is None else str(value))
+    return f"{value:.3f}" if isinstance(value, float) else ("-" if value is None else str(value))
 
 
 def render_table(rows: list[dict[str, object]]) -> str:

@@ -14,7 +14,6 @@ from evaluation.metrics.catalogue import (
     score_binary_classification,
 )
 
-pytestmark = []
 
 LABELS = [0, 0, 1, 1, 0, 1, 0, 1]
 SCORES = [0.1, 0.6, 0.5, 0.9, 0.3, 0.2, 0.5, 0.7]
