@@ -7,12 +7,15 @@ ours and a reference side by side in the same process. ratio = ours / reference.
 import importlib
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-MODULES = ["benchmarks.bench_metrics", "benchmarks.bench_sandbox"]
+# Benchmarks get a scratch database and storage, never the demo's.
+os.environ.setdefault("ENCLAVE_VAR_DIR", tempfile.mkdtemp(prefix="enclave-bench-"))
+MODULES = ["benchmarks.bench_metrics", "benchmarks.bench_sandbox", "benchmarks.bench_platform"]
 
 
 def main(selected: list[str]) -> int:

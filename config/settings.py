@@ -152,7 +152,7 @@ SPECTACULAR_SETTINGS = {
 
 # Celery: a broker that needs no server by default (kombu's filesystem transport).
 _BROKER_DIR = VAR_DIR / "broker"
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://localhost/")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for sub in ("queue", "processed"):
         (_BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
