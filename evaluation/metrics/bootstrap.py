@@ -125,3 +125,17 @@ def auroc_bootstrap(
         seed=seed,
         method=METHOD,
     )
+
+
+def resample_weights(
+    n: int, n_resamples: int, seed: int, chunk: int
+) -> Iterator[NDArray[np.float64]]:
+    """Yield (rows, n) multiplicity blocks: how often each case was drawn in each resample.
+
+    Built from the same stream as ``resample_indices`` (same seed -> same resamples), so every
+    metric, and every team of a phase, is evaluated on identical resamples.
+    """
+    for block in resample_indices(n, n_resamples, seed, chunk):
+        rows = block.shape[0]
+        flat = (np.arange(rows, dtype=np.int64)[:, None] * n + block).ravel()
+        yield np.bincount(flat, minlength=rows * n).reshape(rows, n).astype(np.float64)
