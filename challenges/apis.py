@@ -46,7 +46,7 @@ class ChallengeOutput(serializers.Serializer):
     task_type = serializers.CharField()
     labels = serializers.ListField(child=serializers.CharField())
     positive_label = serializers.CharField()
-    primary_metric = serializers.CharField()
+    metric_version = serializers.IntegerField()
     is_published = serializers.BooleanField()
 
 

@@ -13,3 +13,4 @@ class ImportRejected(DomainError):
 
 class PhaseNotReady(Conflict):
     pass
+

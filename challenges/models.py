@@ -24,7 +24,11 @@ class Challenge(models.Model):
                                  default=TaskType.BINARY_CLASSIFICATION)
     labels = models.JSONField(default=list, help_text=_("The label set, negative label first."))
     positive_label = models.CharField(max_length=64)
-    primary_metric = models.CharField(max_length=32, default="auroc")
+    metric_spec = models.JSONField(
+        default=dict, blank=True,
+        help_text=_("Metrics, bootstrap and ranking (docs/metrics-spec.md); empty: the default."),
+    )
+    metric_version = models.PositiveIntegerField(default=1)
     is_published = models.BooleanField(_("published"), default=False)
     created = models.DateTimeField(auto_now_add=True)
 
@@ -33,6 +37,24 @@ class Challenge(models.Model):
 
     def __str__(self) -> str:
         return self.slug
+
+
+class MetricSpecVersion(models.Model):
+    """Every metric specification a challenge ever had; results name the version they used."""
+
+    challenge = models.ForeignKey(Challenge, on_delete=models.CASCADE, related_name="spec_versions")
+    version = models.PositiveIntegerField()
+    spec = models.JSONField()
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["challenge", "version"]
+        constraints = [
+            models.UniqueConstraint(fields=["challenge", "version"], name="uniq_spec_version"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.challenge} spec v{self.version}"
 
 
 class LeaderboardVisibility(models.TextChoices):
@@ -61,6 +83,9 @@ class Phase(models.Model):
         max_length=16, choices=LeaderboardVisibility.choices, default=LeaderboardVisibility.LIVE
     )
     results_published = models.BooleanField(default=False)
+    truth_version = models.PositiveIntegerField(
+        default=1, help_text=_("Ground truth rows of this version are the current truth.")
+    )
 
     class Meta:
         ordering = ["challenge", "id"]
@@ -109,8 +134,17 @@ class CaseFile(models.Model):
 
 
 class GroundTruth(models.Model):
-    case = models.OneToOneField(Case, on_delete=models.CASCADE, related_name="ground_truth")
-    label = models.CharField(max_length=64)
+    """A case's truth in one version. Rows are never edited: a change makes a new version."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="truths")
+    version = models.PositiveIntegerField(default=1)
+    value = models.JSONField(help_text=_("A label, grade, number, or a reference to a mask file."))
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["case", "version"], name="uniq_truth_version"),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.case}: {self.label}"
+        return f"{self.case} v{self.version}"

@@ -5,6 +5,7 @@ challenge or phase: an unpublished challenge is invisible (404) to everyone outs
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
@@ -12,7 +13,7 @@ from django.utils import timezone
 from accounts.models import SocietyMembership
 from accounts.permissions import AnyUser, can_see_hidden_data, is_operator
 from challenges.errors import ChallengeNotFound
-from challenges.models import Case, Challenge, Phase
+from challenges.models import Case, Challenge, GroundTruth, Phase
 
 
 def challenges_visible_to(user: AnyUser) -> QuerySet[Challenge]:
@@ -57,8 +58,9 @@ def phase_is_open(phase: Phase) -> bool:
 
 def phase_case_count(phase: Phase) -> tuple[int, int]:
     """(cases, cases with ground truth)."""
-    counts = phase.cases.aggregate(n=Count("id"), with_truth=Count("ground_truth"))
-    return counts["n"], counts["with_truth"]
+    n = phase.cases.count()
+    with_truth = GroundTruth.objects.filter(case__phase=phase, version=phase.truth_version).count()
+    return n, with_truth
 
 
 def cases_for_run(phase: Phase) -> Sequence[Case]:
@@ -66,10 +68,10 @@ def cases_for_run(phase: Phase) -> Sequence[Case]:
     return list(phase.cases.prefetch_related("files").order_by("case_id"))
 
 
-def ground_truth_for_scoring(phase: Phase) -> dict[str, str]:
-    """case_id -> label (platform-internal: scoring only)."""
-    return dict(phase.cases.filter(ground_truth__isnull=False).values_list(
-        "case_id", "ground_truth__label"))
+def ground_truth_for_scoring(phase: Phase) -> dict[str, Any]:
+    """case_id -> truth value of the current version (platform-internal: scoring only)."""
+    return dict(GroundTruth.objects.filter(case__phase=phase, version=phase.truth_version)
+                .values_list("case__case_id", "value"))
 
 
 def cases_visible_to(user: AnyUser, phase: Phase) -> QuerySet[Case]:

@@ -48,6 +48,7 @@ def deid_key_for(society: Society) -> bytes:
 def challenge_create(*, society: Society, slug: str, title: str, labels: list[str],
                      positive_label: str, description: str = "", modality: str = "",
                      is_published: bool = False) -> Challenge:
+    """A binary-classification challenge; its metric spec starts as the default (version 1)."""
     if positive_label not in labels or len(set(labels)) != 2:
         raise ImportRejected("bad_labels", _("A binary task needs two labels, one of them positive."))
     return Challenge.objects.create(
@@ -140,6 +141,26 @@ def _store_content(data: bytes, sha256: str, written: list[str]) -> str:
     return key
 
 
+def _truth_update(phase: Phase, labels: dict[str, str]) -> int:
+    """Apply labels; any change to an existing truth makes a new version. Returns the version."""
+    current = {t.case.case_id: t.value for t in GroundTruth.objects.filter(
+        case__phase=phase, version=phase.truth_version).select_related("case")}
+    changed = {k: v for k, v in labels.items() if current.get(k) != v}
+    if not changed:
+        return phase.truth_version
+    by_id = {c.case_id: c for c in phase.cases.all()}
+    version = phase.truth_version + 1 if current else phase.truth_version
+    merged = {**current, **changed} if current else changed
+    GroundTruth.objects.bulk_create(
+        GroundTruth(case=by_id[case_id], version=version, value=value)
+        for case_id, value in merged.items()
+    )
+    if version != phase.truth_version:
+        Phase.objects.filter(pk=phase.pk).update(truth_version=version)
+        phase.truth_version = version
+    return version
+
+
 def cases_import(*, phase: Phase, path: Path, labels_path: Path | None = None,
                  actor: User | None = None) -> ImportReport:
     """De-identify and store every file under `path` as one case each; attach labels.
@@ -181,12 +202,10 @@ def cases_import(*, phase: Phase, path: Path, labels_path: Path | None = None,
                     sha256=result.output_sha256, size_bytes=len(result.data), storage_key=key,
                 )
                 created += 1
-            by_id = {c.case_id: c for c in phase.cases.all()}
-            for case_id, label in labels.items():
-                GroundTruth.objects.update_or_create(case=by_id[case_id], defaults={"label": label})
+            truth_version = _truth_update(phase, labels)
             audit_record(
                 actor=actor, action="cases.import", target_type="phase", target_id=phase.pk,
-                detail={"created": created, "labels": len(labels),
+                detail={"created": created, "labels": len(labels), "truth_version": truth_version,
                         "inputs": sorted(r.input_sha256 for r in results.values())},
             )
     except Exception:

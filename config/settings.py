@@ -174,7 +174,6 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 SANDBOX_BACKEND = env.str("SANDBOX_BACKEND", default="sandbox.backends.docker.DockerBackend")
 SANDBOX_WORK_ROOT = env.str("SANDBOX_WORK_ROOT", default=str(VAR_DIR / "runs"))
 ENCLAVE_IMAGE_MAX_BYTES = env.int("ENCLAVE_IMAGE_MAX_BYTES", default=10 * 1024**3)
-ENCLAVE_BOOTSTRAP_RESAMPLES = env.int("ENCLAVE_BOOTSTRAP_RESAMPLES", default=10_000)
 
 LOGGING = {
     "version": 1,

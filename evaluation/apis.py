@@ -13,11 +13,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Team
-from accounts.permissions import is_team_member
-from challenges.selectors import access_phase_by_user
+from accounts.permissions import can_manage_society, is_team_member
+from challenges.selectors import access_challenge_by_user, access_phase_by_user
+from config.errors import Forbidden
 from evaluation.errors import ImageInvalid, NotATeamMember
-from evaluation.models import AlgorithmImage
+from evaluation.models import AlgorithmImage, LeaderboardSnapshot
 from evaluation.selectors import (
+    Leaderboard,
     access_submission_by_user,
     images_of_user,
     leaderboard_for,
@@ -25,6 +27,8 @@ from evaluation.selectors import (
     submissions_of_user,
 )
 from evaluation.services import image_upload, submission_create
+from evaluation.services.publication import phase_publish, phase_reevaluate_request
+from evaluation.services.specs import challenge_spec_update, spec_dict_of
 
 
 def _team_for(user: Any, slug: str) -> Team:
@@ -110,14 +114,25 @@ class SubmissionDetailApi(APIView):
         return Response(submission_team_view(access_submission_by_user(request.user, pk)))
 
 
-LeaderboardOutput = inline_serializer("LeaderboardEntry", fields={
-    "rank": serializers.IntegerField(), "team": serializers.CharField(),
-    "team_name": serializers.CharField(), "submission_id": serializers.IntegerField(),
-    "value": serializers.FloatField(allow_null=True),
-    "ci_low": serializers.FloatField(allow_null=True),
-    "ci_high": serializers.FloatField(allow_null=True),
-    "n_cases": serializers.IntegerField(), "metrics": serializers.DictField(),
+LeaderboardOutput = inline_serializer("Leaderboard", fields={
+    "challenge": serializers.CharField(), "phase": serializers.CharField(),
+    "primary_metric": serializers.CharField(), "ranking_method": serializers.CharField(),
+    "spec_version": serializers.IntegerField(), "truth_version": serializers.IntegerField(),
+    "columns": serializers.ListField(child=serializers.DictField()),
+    "stability": serializers.DictField(),
+    "entries": serializers.ListField(child=serializers.DictField()),
 })
+
+
+def leaderboard_payload(board: Leaderboard) -> dict[str, Any]:
+    return {
+        "challenge": board.phase.challenge.slug, "phase": board.phase.slug,
+        "primary_metric": board.primary, "ranking_method": board.ranking_method,
+        "spec_version": board.spec_version, "truth_version": board.truth_version,
+        "columns": [{"key": k, "direction": d} for k, d in board.columns],
+        "stability": board.stability,
+        "entries": [entry.__dict__ for entry in board.entries],
+    }
 
 
 class LeaderboardApi(APIView):
@@ -126,9 +141,64 @@ class LeaderboardApi(APIView):
     @extend_schema(responses=LeaderboardOutput)
     def get(self, request: Request, slug: str, phase: str) -> Response:
         phase_obj = access_phase_by_user(request.user, slug, phase)
-        entries = leaderboard_for(request.user, phase_obj)
-        return Response({
-            "challenge": slug, "phase": phase,
-            "primary_metric": phase_obj.challenge.primary_metric,
-            "entries": [entry.__dict__ for entry in entries],
-        })
+        return Response(leaderboard_payload(leaderboard_for(request.user, phase_obj)))
+
+
+SnapshotOutput = inline_serializer("LeaderboardSnapshot", fields={
+    "id": serializers.IntegerField(), "created": serializers.DateTimeField(),
+    "spec_version": serializers.IntegerField(), "truth_version": serializers.IntegerField(),
+    "entries": serializers.ListField(child=serializers.DictField()),
+    "ranking": serializers.DictField(),
+})
+
+
+def snapshot_payload(snapshot: LeaderboardSnapshot) -> dict[str, Any]:
+    return {"id": snapshot.pk, "created": snapshot.created, "spec_version": snapshot.spec_version,
+            "truth_version": snapshot.truth_version, "entries": snapshot.entries,
+            "ranking": snapshot.ranking}
+
+
+class SnapshotListApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses=serializers.ListSerializer(child=SnapshotOutput))
+    def get(self, request: Request, slug: str, phase: str) -> Response:
+        phase_obj = access_phase_by_user(request.user, slug, phase)
+        return Response([snapshot_payload(s) for s in phase_obj.snapshots.all()])
+
+
+class PublishApi(APIView):
+    @extend_schema(request=None, responses={201: SnapshotOutput})
+    def post(self, request: Request, slug: str, phase: str) -> Response:
+        phase_obj = access_phase_by_user(request.user, slug, phase)
+        snapshot = phase_publish(phase=phase_obj, actor=request.user)  # type: ignore[arg-type]
+        return Response(snapshot_payload(snapshot), status=status.HTTP_201_CREATED)
+
+
+class ReevaluateApi(APIView):
+    @extend_schema(request=None, responses={202: inline_serializer(
+        "ReevaluateQueued", fields={"queued": serializers.BooleanField()})})
+    def post(self, request: Request, slug: str, phase: str) -> Response:
+        phase_obj = access_phase_by_user(request.user, slug, phase)
+        phase_reevaluate_request(phase=phase_obj, actor=request.user)  # type: ignore[arg-type]
+        return Response({"queued": True}, status=status.HTTP_202_ACCEPTED)
+
+
+class SpecApi(APIView):
+    """The challenge's metric spec: readable by whoever sees the challenge; admins replace it."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses=serializers.DictField())
+    def get(self, request: Request, slug: str) -> Response:
+        challenge = access_challenge_by_user(request.user, slug)
+        return Response({"version": challenge.metric_version, "spec": spec_dict_of(challenge)})
+
+    @extend_schema(request=serializers.DictField(), responses=serializers.DictField())
+    def put(self, request: Request, slug: str) -> Response:
+        challenge = access_challenge_by_user(request.user, slug)
+        if not can_manage_society(request.user, challenge.society):
+            raise Forbidden("not_society_admin", "Only the society's admins may do this.")
+        challenge = challenge_spec_update(challenge=challenge, spec=request.data,
+                                          actor=request.user)  # type: ignore[arg-type]
+        return Response({"version": challenge.metric_version, "spec": spec_dict_of(challenge)})

@@ -112,11 +112,18 @@ class CaseResult(models.Model):
 
 
 class Result(models.Model):
-    """Aggregate scores of a succeeded submission; `primary_*` are denormalised for ranking."""
+    """Aggregate scores of a submission under one metric spec and one ground-truth version.
 
-    submission = models.OneToOneField(Submission, on_delete=models.CASCADE, related_name="result")
+    Re-evaluation adds rows; exactly one row per submission is `is_current` (the latest versions).
+    `primary_*` are denormalised for ranking.
+    """
+
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="results")
     phase = models.ForeignKey(Phase, on_delete=models.CASCADE, related_name="results")
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
+    spec_version = models.PositiveIntegerField()
+    truth_version = models.PositiveIntegerField()
+    is_current = models.BooleanField(default=True, db_index=True)
     metrics = models.JSONField()
     primary_value = models.FloatField(null=True)
     primary_ci_low = models.FloatField(null=True)
@@ -125,7 +132,51 @@ class Result(models.Model):
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        indexes = [models.Index(fields=["phase", "team", "primary_value"])]
+        indexes = [models.Index(fields=["phase", "is_current", "team"])]
+        constraints = [
+            models.UniqueConstraint(fields=["submission", "spec_version", "truth_version"],
+                                    name="uniq_result_versions"),
+        ]
 
     def __str__(self) -> str:
         return f"result of submission {self.submission_id}: {self.primary_value}"
+
+
+class PhaseRanking(models.Model):
+    """Ranking and rank stability of a phase's leaderboard entries under one pair of versions."""
+
+    phase = models.ForeignKey(Phase, on_delete=models.CASCADE, related_name="rankings")
+    spec_version = models.PositiveIntegerField()
+    truth_version = models.PositiveIntegerField()
+    computed = models.DateTimeField(auto_now=True)
+    data = models.JSONField()
+    blob_svg = models.TextField(blank=True)
+    significance_svg = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["phase", "spec_version", "truth_version"],
+                                    name="uniq_phase_ranking"),
+        ]
+
+    def __str__(self) -> str:
+        return f"ranking of {self.phase} (spec v{self.spec_version}, truth v{self.truth_version})"
+
+
+class LeaderboardSnapshot(models.Model):
+    """A published leaderboard, frozen: never updated, only added to."""
+
+    phase = models.ForeignKey(Phase, on_delete=models.PROTECT, related_name="snapshots")
+    created = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT,
+                                   related_name="+")
+    spec_version = models.PositiveIntegerField()
+    truth_version = models.PositiveIntegerField()
+    entries = models.JSONField()
+    ranking = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"snapshot {self.pk} of {self.phase}"

@@ -6,6 +6,8 @@ from evaluation import services
 
 RUN_TASK = "evaluation.submission_run"
 SCORE_TASK = "evaluation.submission_score"
+RANKING_TASK = "evaluation.phase_ranking"
+REEVALUATE_TASK = "evaluation.phase_reevaluate"
 
 
 @shared_task(name=RUN_TASK, acks_late=True, reject_on_worker_lost=True)
@@ -24,3 +26,28 @@ def enqueue_run(submission_id: int, queue: str) -> None:
 
 def enqueue_score(submission_id: int) -> None:
     submission_score.apply_async(args=[submission_id], queue="default")
+
+
+@shared_task(name=RANKING_TASK, acks_late=True, reject_on_worker_lost=True)
+def phase_ranking(phase_id: int) -> None:
+    from evaluation.services.ranking import phase_ranking_update
+
+    phase_ranking_update(phase_id=phase_id)
+
+
+@shared_task(name=REEVALUATE_TASK, acks_late=True, reject_on_worker_lost=True)
+def phase_reevaluate(phase_id: int, actor_id: int | None = None) -> None:
+    from accounts.models import User
+    from challenges.models import Phase
+    from evaluation.services.scoring import phase_reevaluate as reevaluate
+
+    actor = User.objects.filter(pk=actor_id).first() if actor_id else None
+    reevaluate(phase=Phase.objects.get(pk=phase_id), actor=actor)
+
+
+def enqueue_ranking(phase_id: int) -> None:
+    phase_ranking.apply_async(args=[phase_id], queue="default")
+
+
+def enqueue_reevaluate(phase_id: int, actor_id: int | None) -> None:
+    phase_reevaluate.apply_async(args=[phase_id, actor_id], queue="default")

@@ -6,6 +6,12 @@ app_name = "evaluation"
 urlpatterns = [
     path("challenges/<slug:slug>/<slug:phase>/leaderboard/", views.leaderboard,
          name="leaderboard"),
+    path("challenges/<slug:slug>/<slug:phase>/leaderboard.<str:fmt>",
+         views.leaderboard_export, name="leaderboard-export"),
+    path("challenges/<slug:slug>/<slug:phase>/leaderboard/<str:kind>.svg", views.leaderboard_plot,
+         name="leaderboard-plot"),
+    path("challenges/<slug:slug>/<slug:phase>/publish/", views.publish, name="publish"),
+    path("challenges/<slug:slug>/<slug:phase>/reevaluate/", views.reevaluate, name="reevaluate"),
     path("challenges/<slug:slug>/<slug:phase>/submit/", views.submit, name="submit"),
     path("submissions/", views.my_submissions, name="my-submissions"),
     path("submissions/<int:pk>/", views.submission_detail, name="submission-detail"),

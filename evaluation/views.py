@@ -1,39 +1,110 @@
 """Web pages for images, submissions and leaderboards. Thin: services and selectors decide."""
 
+import csv
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from accounts.models import Team
-from accounts.permissions import teams_of_user
+from accounts.permissions import can_manage_society, teams_of_user
 from challenges.errors import ChallengeNotFound
+from challenges.models import Phase
 from challenges.selectors import access_phase_by_user
 from config.errors import DomainError, Forbidden
 from evaluation.selectors import (
     access_submission_by_user,
     images_of_user,
     leaderboard_for,
+    leaderboard_rows,
     submission_team_view,
     submissions_of_user,
 )
 from evaluation.services import image_upload, submission_create
+from evaluation.services.publication import phase_publish, phase_reevaluate_request
+
+
+def _phase_or_404(request: HttpRequest, slug: str, phase: str) -> Phase:
+    try:
+        return access_phase_by_user(request.user, slug, phase)
+    except ChallengeNotFound as exc:
+        raise Http404(exc.message) from exc
 
 
 def leaderboard(request: HttpRequest, slug: str, phase: str) -> HttpResponse:
+    phase_obj = _phase_or_404(request, slug, phase)
     try:
-        phase_obj = access_phase_by_user(request.user, slug, phase)
-    except ChallengeNotFound as exc:
-        raise Http404(exc.message) from exc
-    try:
-        entries, hidden_reason = leaderboard_for(request.user, phase_obj), ""
+        board, hidden_reason = leaderboard_for(request.user, phase_obj), ""
     except Forbidden as exc:
-        entries, hidden_reason = [], exc.message
+        board, hidden_reason = None, exc.message
     return render(request, "evaluation/leaderboard.html", {
-        "phase": phase_obj, "challenge": phase_obj.challenge, "entries": entries,
-        "hidden_reason": hidden_reason,
+        "phase": phase_obj, "challenge": phase_obj.challenge, "board": board,
+        "hidden_reason": hidden_reason, "snapshots": phase_obj.snapshots.all()[:20],
+        "is_admin": can_manage_society(request.user, phase_obj.challenge.society),
     })
+
+
+def leaderboard_export(request: HttpRequest, slug: str, phase: str, fmt: str) -> HttpResponse:
+    if fmt not in ("csv", "json"):
+        raise Http404(_("Export as csv or json."))
+    phase_obj = _phase_or_404(request, slug, phase)
+    try:
+        rows = leaderboard_rows(leaderboard_for(request.user, phase_obj))
+    except Forbidden as exc:
+        raise Http404(exc.message) from exc
+    filename = f"{slug}-{phase}-leaderboard.{fmt}"
+    if fmt == "json":
+        response = JsonResponse(rows, safe=False)
+    else:
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        writer = csv.DictWriter(response, fieldnames=list(rows[0]) if rows else ["rank", "team"])
+        writer.writeheader()
+        writer.writerows(rows)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def leaderboard_plot(request: HttpRequest, slug: str, phase: str, kind: str) -> HttpResponse:
+    phase_obj = _phase_or_404(request, slug, phase)
+    try:
+        board = leaderboard_for(request.user, phase_obj)
+    except Forbidden as exc:
+        raise Http404(exc.message) from exc
+    svg = ""
+    if board.ranking is not None:
+        svg = board.ranking.blob_svg if kind == "blob" else board.ranking.significance_svg
+    if not svg:
+        raise Http404(_("No plot yet."))
+    response = HttpResponse(svg, content_type="image/svg+xml")
+    response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    return response
+
+
+@login_required
+@require_POST
+def publish(request: HttpRequest, slug: str, phase: str) -> HttpResponse:
+    phase_obj = _phase_or_404(request, slug, phase)
+    try:
+        phase_publish(phase=phase_obj, actor=request.user)  # type: ignore[arg-type]
+        messages.success(request, _("Results published; the snapshot is frozen."))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("evaluation:leaderboard", slug=slug, phase=phase)
+
+
+@login_required
+@require_POST
+def reevaluate(request: HttpRequest, slug: str, phase: str) -> HttpResponse:
+    phase_obj = _phase_or_404(request, slug, phase)
+    try:
+        phase_reevaluate_request(phase=phase_obj, actor=request.user)  # type: ignore[arg-type]
+        messages.success(request, _("Re-evaluation of every submission is queued."))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("evaluation:leaderboard", slug=slug, phase=phase)
 
 
 @login_required
@@ -79,10 +150,7 @@ def image_upload_view(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def submit(request: HttpRequest, slug: str, phase: str) -> HttpResponse:
-    try:
-        phase_obj = access_phase_by_user(request.user, slug, phase)
-    except ChallengeNotFound as exc:
-        raise Http404(exc.message) from exc
+    phase_obj = _phase_or_404(request, slug, phase)
     images = images_of_user(request.user)
     if request.method == "POST":
         team = _team_of_request(request)

@@ -20,7 +20,6 @@ def isolated_storage(settings, tmp_path: Path) -> Path:
     }
     settings.SANDBOX_WORK_ROOT = str(tmp_path / "runs")
     settings.SECRETS_DIR = tmp_path / "secrets"
-    settings.ENCLAVE_BOOTSTRAP_RESAMPLES = 500
     return media
 
 

@@ -8,6 +8,7 @@ from django.core.files.storage import default_storage
 
 from accounts.models import Society, SocietyMembership, Team, TeamMembership, User
 from challenges.models import Case, CaseFile, Challenge, GroundTruth, Phase
+from evaluation.metrics.spec import default_binary_spec
 from evaluation.models import AlgorithmImage
 
 
@@ -48,6 +49,10 @@ class ChallengeFactory(factory.django.DjangoModelFactory[Challenge]):
     labels = ["absent", "present"]
     positive_label = "present"
     is_published = True
+    metric_spec = factory.LazyAttribute(lambda o: {
+        **default_binary_spec(o.labels, o.positive_label),
+        "bootstrap": {"resamples": 500, "confidence": 0.95, "seed": 0},
+    })
 
 
 class PhaseFactory(factory.django.DjangoModelFactory[Phase]):
@@ -84,7 +89,7 @@ def add_cases(phase: Phase, labels: list[str], *, prefix: str = "case") -> list[
         case = Case.objects.create(phase=phase, case_id=f"{prefix}-{i:03d}", modality="CT")
         CaseFile.objects.create(case=case, name="image.dcm", kind="dicom", sha256=sha,
                                 size_bytes=len(data), storage_key=key)
-        GroundTruth.objects.create(case=case, label=label)
+        GroundTruth.objects.create(case=case, version=phase.truth_version, value=label)
         cases.append(case)
     return cases
 

@@ -22,7 +22,10 @@ from django.utils import timezone
 
 from challenges.models import Case, Phase
 from challenges.selectors import cases_for_run
+from evaluation.metrics.formats import FormatError, predictions_from_json
+from evaluation.metrics.spec import Spec
 from evaluation.models import FailureReason, RunRecord, Status, Submission
+from evaluation.services.specs import spec_of
 from sandbox.backends import get_backend
 from sandbox.backends.base import RunOutcome
 from sandbox.errors import OutputInvalid, OutputMissing, SandboxError
@@ -83,25 +86,15 @@ def stage_inputs(phase: Phase, input_dir: Path) -> list[str]:
     return [case.case_id for case in cases]
 
 
-def validate_predictions(data: Any, case_ids: list[str]) -> dict[str, float] | Failure:
-    """Check predictions.json against the contract. Failure details name the rule, never values."""
-    invalid = FailureReason.OUTPUT_INVALID
-    if not isinstance(data, dict):
-        return Failure(invalid, "predictions.json must be an object keyed by case id")
-    expected = set(case_ids)
-    missing = len(expected - data.keys())
-    if missing:
-        return Failure(invalid, f"predictions.json lacks {missing} of {len(expected)} cases")
-    if data.keys() - expected:
-        return Failure(invalid, "predictions.json has entries for case ids not in the manifest")
-    scores: dict[str, float] = {}
-    for case_id in case_ids:
-        entry = data[case_id]
-        score = entry.get("score") if isinstance(entry, dict) else None
-        if isinstance(score, bool) or not isinstance(score, int | float) or not 0 <= score <= 1:
-            return Failure(invalid, "each case needs a \"score\" that is a number in [0, 1]")
-        scores[case_id] = float(score)
-    return scores
+def validate_predictions(spec: Spec, data: Any, case_ids: list[str]) -> dict[str, Any] | Failure:
+    """Check predictions.json against the contract of the spec's task; keep the entries.
+
+    Failure details name the broken rule, never a value from the outputs or the inputs."""
+    try:
+        predictions_from_json(spec, data, tuple(case_ids))
+    except FormatError as exc:
+        return Failure(FailureReason.OUTPUT_INVALID, exc.rule)
+    return {case_id: data[case_id] for case_id in case_ids}
 
 
 def _failure_of(outcome: RunOutcome) -> Failure | None:
@@ -128,7 +121,7 @@ def _claim(submission_id: int) -> Submission | None:
         return submission
 
 
-def _run(submission: Submission, work: Path) -> tuple[RunOutcome, dict[str, float] | Failure | None]:
+def _run(submission: Submission, work: Path) -> tuple[RunOutcome, dict[str, Any] | Failure | None]:
     """Stage, run and read the predictions; (outcome, predictions or the failure they caused)."""
     input_dir, output_dir = work / "input", work / "output"
     input_dir.mkdir(mode=0o755)
@@ -140,7 +133,7 @@ def _run(submission: Submission, work: Path) -> tuple[RunOutcome, dict[str, floa
                          open_tarball=lambda: cast(BinaryIO, default_storage.open(image.storage_key, "rb")))
     outcome = backend.run(image_id=image.image_id, input_dir=input_dir, output_dir=output_dir,
                           limits=phase_limits(submission.phase))
-    predictions: dict[str, float] | Failure | None = None
+    predictions: dict[str, Any] | Failure | None = None
     if outcome.verdict == "completed":
         try:
             data = read_json_output(output_dir / "predictions.json")
@@ -149,7 +142,7 @@ def _run(submission: Submission, work: Path) -> tuple[RunOutcome, dict[str, floa
         except OutputInvalid as exc:
             predictions = Failure(FailureReason.OUTPUT_INVALID, f"predictions.json: {exc.rule}")
         else:
-            predictions = validate_predictions(data, case_ids)
+            predictions = validate_predictions(spec_of(submission.phase.challenge), data, case_ids)
     return outcome, predictions
 
 

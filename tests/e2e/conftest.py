@@ -68,7 +68,6 @@ def celery_worker(transactional_db, isolated_storage, settings, tmp_path) -> Ite
         "ENCLAVE_SECRETS_DIR": str(settings.SECRETS_DIR),
         "SANDBOX_WORK_ROOT": settings.SANDBOX_WORK_ROOT,
         "SANDBOX_BACKEND": "sandbox.backends.docker.DockerBackend",
-        "ENCLAVE_BOOTSTRAP_RESAMPLES": str(settings.ENCLAVE_BOOTSTRAP_RESAMPLES),
     }
     app.control.purge()
     log = (tmp_path / "worker.log").open("wb")

@@ -21,13 +21,7 @@ from tests import factories
 IMAGE_ID = "sha256:" + "cd" * 32
 
 
-@pytest.fixture(autouse=True)
-def fake_sandbox(settings, monkeypatch):
-    settings.SANDBOX_BACKEND = "sandbox.backends.fake.FakeBackend"
-    monkeypatch.setattr("evaluation.tasks.enqueue_run",
-                        lambda pk, queue: services.submission_execute(submission_id=pk))
-    monkeypatch.setattr("evaluation.tasks.enqueue_score",
-                        lambda pk: services.submission_score(submission_id=pk))
+pytestmark = pytest.mark.usefixtures("fake_sandbox")
 
 
 def predict(scores_by_case):
@@ -68,11 +62,11 @@ def test_given_a_good_image_when_submitted_then_it_is_scored_and_ranked(
                         django_capture_on_commit_callbacks=django_capture_on_commit_callbacks)
 
     assert submission.status == Status.SUCCEEDED
-    result = Result.objects.get(submission=submission)
+    result = Result.objects.get(submission=submission, is_current=True)
     assert result.primary_value == 1.0
     assert result.metrics["metrics"]["sensitivity"]["value"] == 1.0
     assert submission.case_results.count() == 10
-    board = leaderboard_for(world.outsider, world.phase)
+    board = leaderboard_for(world.outsider, world.phase).entries
     assert [(e.rank, e.team, e.value) for e in board] == [(1, "team-a", 1.0)]
 
 
@@ -107,7 +101,7 @@ def test_scores_withheld_until_published(world, labelled, django_capture_on_comm
     assert view["scores"] is None and view["scores_withheld"] is True
     with pytest.raises(DomainError):
         leaderboard_for(world.member, world.phase)
-    assert leaderboard_for(world.physician, world.phase)[0].value == 1.0
+    assert leaderboard_for(world.physician, world.phase).entries[0].value == 1.0
 
 
 @pytest.mark.parametrize(("behaviour", "reason", "detail"), [
@@ -187,7 +181,7 @@ def test_refusals_leave_no_submission(world, labelled):
 
 def test_phase_without_ground_truth_is_not_ready(world):
     factories.add_cases(world.phase, ["present"])
-    world.phase.cases.first().ground_truth.delete()
+    world.phase.cases.first().truths.all().delete()
     image = factories.image_record(world.team, world.member)
     with pytest.raises(DomainError) as refused:
         services.submission_create(user=world.member, team=world.team, phase=world.phase,
@@ -205,6 +199,6 @@ def test_leaderboard_keeps_each_teams_best_and_ties_share_a_rank(
     submit(world, predict(perfect), team=world.other_team, user=world.outsider,
            image_id="sha256:" + "03" * 32, django_capture_on_commit_callbacks=capture)
 
-    board = leaderboard_for(world.outsider, world.phase)
+    board = leaderboard_for(world.outsider, world.phase).entries
 
     assert [(e.rank, e.team, e.value) for e in board] == [(1, "team-a", 1.0), (1, "team-b", 1.0)]

@@ -14,10 +14,12 @@ def finished_submission(world, *, logs="container said: lp-test-001 looks positi
     for case in world.phase.cases.all():
         CaseResult.objects.create(submission=submission, case=case,
                                   prediction={"score": 0.123456}, values={})
-    metrics = {"metrics": {"auroc": {"value": 0.75, "ci_low": 0.5, "ci_high": 0.9},
+    metrics = {"primary": "auroc",
+               "metrics": {"auroc": {"value": 0.75, "ci_low": 0.5, "ci_high": 0.9},
                            "sensitivity": {"value": 0.5}, "specificity": {"value": 1.0},
                            "accuracy": {"value": 0.75}}}
     Result.objects.create(submission=submission, phase=world.phase, team=world.team,
+                          spec_version=1, truth_version=1,
                           metrics=metrics, primary_value=0.75, primary_ci_low=0.5,
                           primary_ci_high=0.9, n_cases=2)
     return submission

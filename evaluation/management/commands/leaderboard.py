@@ -10,28 +10,26 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from accounts.models import User
 from challenges.selectors import access_phase_by_user
 from config.errors import DomainError
-from evaluation.selectors import LeaderboardEntry, leaderboard_for
-
-COLUMNS = ["rank", "team", "auroc", "ci_low", "ci_high", "sensitivity", "specificity", "accuracy",
-           "n_cases", "submission_id"]
-
-
-def _row(entry: LeaderboardEntry) -> dict[str, object]:
-    return {
-        "rank": entry.rank, "team": entry.team, "auroc": entry.value, "ci_low": entry.ci_low,
-        "ci_high": entry.ci_high, "sensitivity": entry.metrics.get("sensitivity"),
-        "specificity": entry.metrics.get("specificity"), "accuracy": entry.metrics.get("accuracy"),
-        "n_cases": entry.n_cases, "submission_id": entry.submission_id,
-    }
+from evaluation.selectors import Leaderboard, leaderboard_for, leaderboard_rows
 
 
 def _fmt(value: object) -> str:
     return f"{value:.3f}" if isinstance(value, float) else ("-" if value is None else str(value))
 
 
-def render_table(rows: list[dict[str, object]]) -> str:
-    cells = [COLUMNS] + [[_fmt(r[c]) for c in COLUMNS] for r in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(COLUMNS))]
+def render_table(board: Leaderboard) -> str:
+    header = ["rank", "rank_interval", "team"] + [k for k, _ in board.columns] + ["n_cases"]
+    cells = [header]
+    for e in board.entries:
+        interval = f"{e.rank_low}-{e.rank_high}" if e.rank_low is not None else "-"
+        row = [str(e.rank), interval, e.team]
+        for key, _direction in board.columns:
+            m = e.metrics.get(key, {})
+            ci = (f" [{_fmt(m.get('ci_low'))}, {_fmt(m.get('ci_high'))}]"
+                  if m.get("ci_low") is not None else "")
+            row.append(_fmt(m.get("value")) + ci)
+        cells.append([*row, str(e.n_cases)])
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     return "\n".join("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()
                      for row in cells)
 
@@ -54,16 +52,18 @@ class Command(BaseCommand):
             viewer = found
         try:
             phase = access_phase_by_user(viewer, options["challenge"], options["phase"])  # type: ignore[arg-type]
-            rows = [_row(e) for e in leaderboard_for(viewer, phase)]
+            board = leaderboard_for(viewer, phase)
         except DomainError as exc:
             raise CommandError(f"{exc.code}: {exc.message}") from exc
+        rows = leaderboard_rows(board)
         if options["format"] == "json":
             self.stdout.write(json.dumps(rows, indent=2))
         elif options["format"] == "csv":
             buffer = io.StringIO()
-            writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+            writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["rank", "team"],
+                                    lineterminator="\n")
             writer.writeheader()
             writer.writerows(rows)
             self.stdout.write(buffer.getvalue(), ending="")
         else:
-            self.stdout.write(render_table(rows))
+            self.stdout.write(render_table(board))
