@@ -179,7 +179,7 @@ def match_case(
     is_tp = np.zeros(len(predictions), dtype=bool)
     is_duplicate = np.zeros(len(predictions), dtype=bool)
     lesion = np.full(len(predictions), -1, dtype=np.intp)
-    for p in np.argsort(-scores, kind="quicksort"):
+    for p in np.argsort(-scores, kind="stable"):
         if not hits[p].any():
             continue
         free = hits[p] & ~taken
