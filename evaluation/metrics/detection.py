@@ -235,7 +235,7 @@ def _pr_points(pool: DetectionPool, w: Floats) -> tuple[Floats, Floats, Floats, 
 
 def _ap_block(pool: DetectionPool, w: Floats) -> Floats:
     lesions, _tp, added, precision = _pr_points(pool, w)
-    return ratio((added * precision).sum(axis=1), lesions)
+    return ratio((added * precision).sum(axis=1), lesions + 1)
 
 
 def _ap_coco_block(pool: DetectionPool, w: Floats) -> Floats:
