@@ -15,7 +15,12 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # Benchmarks get a scratch database and storage, never the demo's.
 os.environ.setdefault("ENCLAVE_VAR_DIR", tempfile.mkdtemp(prefix="enclave-bench-"))
-MODULES = ["benchmarks.bench_metrics", "benchmarks.bench_sandbox", "benchmarks.bench_platform"]
+MODULES = [
+    "benchmarks.bench_metrics",
+    "benchmarks.bench_surface",
+    "benchmarks.bench_sandbox",
+    "benchmarks.bench_platform",
+]
 
 
 def main(selected: list[str]) -> int:

@@ -24,7 +24,6 @@ from evaluation.metrics.formats import CaseData, FormatError
 from evaluation.metrics.spec import MetricEntry, Spec
 
 ENGINE_VERSION = "2"
-_SEGMENTATION_PARAMS = {"tolerance_mm": "nsd_tolerance_mm", "percentile": "hd_percentile"}
 
 
 @dataclass(frozen=True)
@@ -67,10 +66,9 @@ def _check_aligned(truth: CaseData, prediction: CaseData) -> None:
 
 
 def _segmentation_values(entry: MetricEntry, truth: CaseData, prediction: CaseData) -> np.ndarray:
-    from evaluation.metrics.segmentation import segmentation_case_metrics
+    from evaluation.metrics.segmentation import SPEC_PARAMS, segmentation_case_metrics
 
-    kwargs = {_SEGMENTATION_PARAMS[k]: v for k, v in entry.params.items()
-              if k in _SEGMENTATION_PARAMS}
+    kwargs = {SPEC_PARAMS[k]: v for k, v in entry.params.items() if k in SPEC_PARAMS}
     values = []
     for i, (ref, pred) in enumerate(zip(truth.values, prediction.values, strict=True)):
         if ref.shape != pred.shape:
@@ -87,10 +85,9 @@ def _segmentation_values(entry: MetricEntry, truth: CaseData, prediction: CaseDa
 
 def case_values(entry: MetricEntry, truth: CaseData, prediction: CaseData) -> np.ndarray:
     """Per-case values of a case metric (nan where undefined)."""
-    if entry.name in registry.SEGMENTATION_NAMES:
+    if "segmentation" in registry.get(entry.name).tasks:
         return _segmentation_values(entry, truth, prediction)
-    definition = registry.get(entry.name)
-    return np.asarray(definition.fn(truth.values, prediction.values, **entry.params), dtype=float)
+    raise ValueError(f"{entry.name} is not a per-case metric")
 
 
 def _set_inputs(spec: Spec, entry: MetricEntry, truth: CaseData,

@@ -61,6 +61,15 @@ class Spec:
         return next(m for m in self.metrics if m.primary)
 
 
+def _is_a(value: Any, expected: type) -> bool:
+    """JSON types: an integer is a valid float; a boolean is never a number."""
+    if isinstance(value, bool):
+        return expected is bool
+    if expected is float:
+        return isinstance(value, int | float)
+    return isinstance(value, expected)
+
+
 def _metric_entry(item: Any, task: str, problems: list[str]) -> MetricEntry | None:
     if not isinstance(item, dict) or not isinstance(item.get("name"), str):
         problems.append("each metric must be an object with a \"name\"")
@@ -132,7 +141,7 @@ def parse_spec(data: Any) -> Spec:
     seed = bootstrap.get("seed", 0)
     if not isinstance(resamples, int) or not 100 <= resamples <= 100_000:
         problems.append("bootstrap.resamples must be an integer from 100 to 100000")
-    if not isinstance(confidence, float) or not 0.5 <= confidence < 1:
+    if not _is_a(confidence, float) or not 0.5 <= confidence < 1:
         problems.append("bootstrap.confidence must be a number in [0.5, 1)")
     if not isinstance(seed, int) or seed < 0:
         problems.append("bootstrap.seed must be a non-negative integer")
@@ -144,7 +153,7 @@ def parse_spec(data: Any) -> Spec:
     primary = next((e for e in entries if e.primary), None)
     if method != "aggregate-then-rank" and primary is not None and primary.kind != "case":
         problems.append(f"ranking {method!r} needs a per-case primary metric")
-    if not isinstance(alpha, float) or not 0 < alpha < 0.5:
+    if not _is_a(alpha, float) or not 0 < alpha < 0.5:
         problems.append("ranking.alpha must be a number in (0, 0.5)")
     spacing = data.get("spacing_mm")
     if spacing is not None and (not isinstance(spacing, list) or not all(
