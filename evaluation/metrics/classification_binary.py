@@ -58,7 +58,7 @@ def weighted_auroc(labels: NDArray[np.int8], values: Floats, weights: Floats) ->
 def weighted_average_precision(
     labels: NDArray[np.int8], values: Floats, weights: Floats
 ) -> Floats:
-    """Non-interpolated AP per row on validated inputs: Σ (R_k − R_{k−1}) P_k over thresholds."""
+    """Non-interpolated AP per row on validated inputs: Σ (R_k - R_{k-1}) P_k over thresholds."""
     pos, neg = class_weights_by_score(labels, values, weights)
     pos_desc = pos[:, ::-1]
     true_pos = np.cumsum(pos_desc, axis=1)
@@ -77,7 +77,7 @@ def auroc(y_true: ArrayLike, scores: ArrayLike, weights: ArrayLike) -> Floats:
 @register("average_precision", kind="set", tasks=TASK, direction="higher", bounds=PROBABILITY,
           label=_("Average precision"))
 def average_precision(y_true: ArrayLike, scores: ArrayLike, weights: ArrayLike) -> Floats:
-    """sklearn's ``average_precision_score`` (step-wise, not trapezoid); ``nan`` without positives."""
+    """sklearn's ``average_precision_score`` (step-wise, not trapezoid); nan without positives."""
     return weighted_average_precision(*binary_inputs(y_true, scores, weights))
 
 
@@ -153,7 +153,7 @@ def binary_balanced_accuracy(y_true: ArrayLike, scores: ArrayLike, weights: Arra
 
 def binary_mcc(y_true: ArrayLike, scores: ArrayLike, weights: ArrayLike, *,
                threshold: float = 0.5) -> Floats:
-    """(TP·TN − FP·FN) / √((TP+FP)(TP+FN)(TN+FP)(TN+FN)); ``nan`` when a factor is zero."""
+    """(TP·TN - FP·FN) / √((TP+FP)(TP+FN)(TN+FP)(TN+FN)); ``nan`` when a factor is zero."""
     tp, fp, tn, fn = confusion_counts(y_true, scores, weights, threshold)
     margins = (tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)
     return ratio(tp * tn - fp * fn, np.sqrt(margins))
@@ -198,7 +198,7 @@ def probabilities(y_true: ArrayLike, scores: ArrayLike, weights: ArrayLike
 @register("brier", kind="set", tasks=TASK, direction="lower", bounds=(0.0, 1.0),
           label=_("Brier score"))
 def brier(y_true: ArrayLike, scores: ArrayLike, weights: ArrayLike) -> Floats:
-    """Mean of (p − y)²."""
+    """Mean of (p - y)²."""
     labels, values, w = probabilities(y_true, scores, weights)
     return weighted_mean(w, (values - labels) ** 2)
 
@@ -206,7 +206,7 @@ def brier(y_true: ArrayLike, scores: ArrayLike, weights: ArrayLike) -> Floats:
 @register("log_loss", kind="set", tasks=TASK, direction="lower", bounds=None,
           label=_("Log loss"))
 def log_loss(y_true: ArrayLike, scores: ArrayLike, weights: ArrayLike) -> Floats:
-    """Mean of −log p(true class), p clipped to [eps, 1 − eps] with eps = float64 epsilon.
+    """Mean of -log p(true class), p clipped to [eps, 1 - eps] with eps = float64 epsilon.
 
     This is scikit-learn 1.9's clipping (``np.finfo(float64).eps``); releases before 1.5 used
     1e-15.
@@ -225,11 +225,11 @@ def ece_bins(values: Floats, bins: int) -> NDArray[np.intp]:
 @register("ece", kind="set", tasks=TASK, direction="lower", bounds=(0.0, 1.0),
           label=_("Expected calibration error"), params={"bins": int})
 def ece(y_true: ArrayLike, scores: ArrayLike, weights: ArrayLike, *, bins: int = 15) -> Floats:
-    """Σ_b (n_b / n)·|mean(y)_b − mean(p)_b| over equal-width bins of the positive-class score.
+    """Σ_b (n_b / n)·|mean(y)_b - mean(p)_b| over equal-width bins of the positive-class score.
 
     Bins are ``(lo, hi]`` on ``linspace(0, 1, bins + 1)`` as in MetricsReloaded ``ece``, except
     that a score of exactly 0 falls in the first bin (MetricsReloaded drops it). Empty bins
-    contribute nothing. Equals Σ_b |Σ_{i∈b} (y_i − p_i)| / n.
+    contribute nothing. Equals Σ_b |Σ_{i∈b} (y_i - p_i)| / n.
     """
     if isinstance(bins, bool) or not isinstance(bins, int | np.integer) or bins < 1:
         raise ValueError("bins must be a positive integer")

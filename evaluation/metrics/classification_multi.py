@@ -119,7 +119,7 @@ def micro_f1(y_true: ArrayLike, y_pred: ArrayLike, weights: ArrayLike) -> Floats
 
 
 def gorodkin_mcc(cm: Floats) -> Floats:
-    """R_K of (B, K, K) confusion matrices: (c·s − Σ p_k t_k) / √((s² − Σ p_k²)(s² − Σ t_k²))."""
+    """R_K of (B, K, K) confusion matrices: (c·s - Σ p_k t_k) / √((s² - Σ p_k²)(s² - Σ t_k²))."""
     correct = np.trace(cm, axis1=1, axis2=2)
     total = cm.sum(axis=(1, 2))
     true_sums, pred_sums = cm.sum(axis=2), cm.sum(axis=1)

@@ -4,8 +4,8 @@ Contracts (see docs/metrics-engine.md):
 - ``y_true`` and ``y_pred`` are (n,) integer grades (integral floats accepted); ``weights`` (B, n).
   Each row's value is the metric on its expanded resample.
 - Weighted kappa always uses the grades ``range(n_grades)`` (sklearn ``labels=range(K)``):
-  κ_w = 1 − Σ w_ij O_ij / Σ w_ij E_ij, w_ij = |i − j| (linear) or (i − j)² (quadratic); the
-  usual 1/(K−1)^p normalisation cancels. ``nan`` when Σ w E = 0, i.e. truth and prediction sit
+  κ_w = 1 - Σ w_ij O_ij / Σ w_ij E_ij, w_ij = |i - j| (linear) or (i - j)² (quadratic); the
+  usual 1/(K-1)^p normalisation cancels. ``nan`` when Σ w E = 0, i.e. truth and prediction sit
   in one and the same grade (sklearn: nan).
 - Referable metrics binarise at ``referable_from``: a case is referable when its grade is
   ``>= referable_from``, for the truth and for the prediction. Referable AUROC ranks cases by
@@ -48,7 +48,7 @@ def _grade_pair(y_true: ArrayLike, y_pred: ArrayLike) -> tuple[NDArray[np.intp],
 
 def weighted_kappa(y_true: ArrayLike, y_pred: ArrayLike, weights: ArrayLike, *,
                    n_grades: int, power: int) -> Floats:
-    """Cohen's kappa with disagreement weights |i − j|^power over grades ``range(n_grades)``."""
+    """Cohen's kappa with disagreement weights |i - j|^power over grades ``range(n_grades)``."""
     if isinstance(n_grades, bool) or not isinstance(n_grades, int | np.integer) or n_grades < 2:
         raise ValueError("n_grades must be an integer >= 2")
     truth, predicted = _grade_pair(y_true, y_pred)
@@ -85,7 +85,7 @@ def linear_kappa(y_true: ArrayLike, y_pred: ArrayLike, weights: ArrayLike, *,
 @register("mae_grade", kind="set", tasks=TASK, direction="lower", bounds=None,
           label=_("Mean absolute grade error"))
 def mae_grade(y_true: ArrayLike, y_pred: ArrayLike, weights: ArrayLike) -> Floats:
-    """Mean |true grade − predicted grade|; ``nan`` on an empty resample."""
+    """Mean |true grade - predicted grade|; ``nan`` on an empty resample."""
     truth, predicted = _grade_pair(y_true, y_pred)
     return weighted_mean(as_weights(weights, truth.size), np.abs(truth - predicted))
 

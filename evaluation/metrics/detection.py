@@ -111,7 +111,8 @@ def pool_matches(cases: Matches) -> DetectionPool:
     scores = np.concatenate([np.zeros(0), *(c.scores[k] for c, k in zip(cases, kept, strict=True))])
     case = np.repeat(np.arange(len(cases), dtype=np.intp),
                      [np.count_nonzero(k) for k in kept]).astype(np.intp)
-    is_tp = np.concatenate([np.zeros(0, bool), *(c.is_tp[k] for c, k in zip(cases, kept, strict=True))])
+    is_tp = np.concatenate([np.zeros(0, bool),
+                            *(c.is_tp[k] for c, k in zip(cases, kept, strict=True))])
     order = np.argsort(-scores, kind="stable")
     scores, case, is_tp = scores[order], case[order], is_tp[order]
     starts = np.ones(scores.size, dtype=bool)
@@ -157,6 +158,9 @@ def _count_within(cumulative: Floats, budget: Floats) -> Indices:
 
 
 def _froc_block(pool: DetectionPool, w: Floats, rates: Floats, linear: bool) -> Floats:
+    """Per row and rate: ``within`` FPs (score order) fit the budget rate·N; ``over`` is the
+    group of the first FP that does not, so the groups before it are kept (step), and the
+    segment to the end of ``over`` is interpolated (linear). All FPs fitting keeps everything."""
     ctp, cfp = _cumulative(w, pool.tp_case), _cumulative(w, pool.fp_case)
     hits = np.repeat(ctp[:, -1:], rates.size, axis=1)
     n_fp = pool.fp_case.size
@@ -235,7 +239,7 @@ def _pr_points(pool: DetectionPool, w: Floats) -> tuple[Floats, Floats, Floats, 
 
 def _ap_block(pool: DetectionPool, w: Floats) -> Floats:
     lesions, _tp, added, precision = _pr_points(pool, w)
-    return ratio((added * precision).sum(axis=1), lesions + 1)
+    return ratio((added * precision).sum(axis=1), lesions)
 
 
 def _ap_coco_block(pool: DetectionPool, w: Floats) -> Floats:

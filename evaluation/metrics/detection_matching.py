@@ -58,7 +58,8 @@ class CaseMatch:
 def _coords(items: Sequence[Mapping[str, Any]], key: str, width: int, who: str) -> Floats:
     if any(key not in item for item in items):
         raise ValueError(f"every {who} needs a {key!r} for this hit criterion")
-    array = np.array([item[key] for item in items], dtype=np.float64) if items else np.zeros((0, width))
+    rows = [item[key] for item in items]
+    array = np.array(rows, dtype=np.float64) if rows else np.zeros((0, width))
     if array.shape != (len(items), width) or not np.isfinite(array).all():
         raise ValueError(f"{who} {key}s must hold {width} finite numbers")
     if key == "box" and (array[:, width // 2:] < array[:, : width // 2]).any():

@@ -51,6 +51,8 @@ TASKS = frozenset(
 METRIC_MODULES: tuple[str, ...] = (
     "evaluation.metrics.classification",
     "evaluation.metrics.regression",
+    "evaluation.metrics.segmentation",
+    "evaluation.metrics.detection",
 )
 
 MetricFn = TypeVar("MetricFn", bound=Callable[..., Any])
@@ -96,7 +98,8 @@ def register(
     """
     task_set = frozenset(tasks)
     if not task_set or not task_set <= TASKS:
-        raise ValueError(f"{name}: unknown tasks {sorted(task_set - TASKS)}; known: {sorted(TASKS)}")
+        unknown = sorted(task_set - TASKS)
+        raise ValueError(f"{name}: unknown tasks {unknown}; known: {sorted(TASKS)}")
 
     def decorator(fn: MetricFn) -> MetricFn:
         existing = REGISTRY.get(name)
@@ -134,7 +137,8 @@ def get(name: str) -> MetricDef:
     try:
         return REGISTRY[name]
     except KeyError:
-        raise KeyError(f"unknown metric {name!r}; known metrics: {', '.join(sorted(REGISTRY))}") from None
+        known = ", ".join(sorted(REGISTRY))
+        raise KeyError(f"unknown metric {name!r}; known metrics: {known}") from None
 
 
 def metrics_for(task: str) -> list[MetricDef]:

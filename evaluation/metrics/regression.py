@@ -8,7 +8,7 @@ Contracts (see docs/metrics-engine.md):
 - Pearson and Spearman are ``nan`` when either variable is constant over the resample
   (scipy: nan). Spearman is Pearson on average ranks (ties averaged) of the expanded resample,
   computed exactly from cumulative weights of tied values (``weighted.average_ranks``).
-- Bland-Altman uses differences ``y_pred − y_true``: bias is their mean, the limits of agreement
+- Bland-Altman uses differences ``y_pred - y_true``: bias is their mean, the limits of agreement
   are bias ± 1.96·SD with the sample SD (ddof = 1).
 """
 
@@ -74,7 +74,7 @@ def _unit_deviations(weights: Floats, values: Floats) -> Floats:
 @register("mae", kind="set", tasks=TASK, direction="lower", bounds=None,
           label=_("Mean absolute error"))
 def mae(y_true: ArrayLike, y_pred: ArrayLike, weights: ArrayLike) -> Floats:
-    """Mean |y_pred − y_true|."""
+    """Mean |y_pred - y_true|."""
     truth, predicted, w = regression_inputs(y_true, y_pred, weights)
     return _enough(w, weighted_mean(w, np.abs(predicted - truth)))
 
@@ -82,7 +82,7 @@ def mae(y_true: ArrayLike, y_pred: ArrayLike, weights: ArrayLike) -> Floats:
 @register("rmse", kind="set", tasks=TASK, direction="lower", bounds=None,
           label=_("Root mean squared error"))
 def rmse(y_true: ArrayLike, y_pred: ArrayLike, weights: ArrayLike) -> Floats:
-    """√ mean (y_pred − y_true)²."""
+    """√ mean (y_pred - y_true)²."""
     truth, predicted, w = regression_inputs(y_true, y_pred, weights)
     return _enough(w, np.sqrt(weighted_mean(w, (predicted - truth) ** 2)))
 
@@ -99,7 +99,7 @@ def pearson(y_true: ArrayLike, y_pred: ArrayLike, weights: ArrayLike) -> Floats:
 @register("spearman", kind="set", tasks=TASK, direction="higher", bounds=(1.0, -1.0),
           label=_("Spearman rank correlation"))
 def spearman(y_true: ArrayLike, y_pred: ArrayLike, weights: ArrayLike) -> Floats:
-    """Spearman's ρ: Pearson's r of the expanded resample's average ranks."""
+    """Spearman's rho: Pearson's r of the expanded resample's average ranks."""
     truth, predicted, w = regression_inputs(y_true, y_pred, weights)
     defined = varies(w, truth) & varies(w, predicted)
     rho = weighted_pearson(w, average_ranks(w, truth), average_ranks(w, predicted))
@@ -108,7 +108,7 @@ def spearman(y_true: ArrayLike, y_pred: ArrayLike, weights: ArrayLike) -> Floats
 
 def _differences(y_true: ArrayLike, y_pred: ArrayLike, weights: ArrayLike
                  ) -> tuple[Floats, Floats, Floats]:
-    """(bias, sample SD, weights) of the differences y_pred − y_true, ``nan`` below 3 cases."""
+    """(bias, sample SD, weights) of the differences y_pred - y_true, ``nan`` below 3 cases."""
     truth, predicted, w = regression_inputs(y_true, y_pred, weights)
     difference = predicted - truth
     bias = weighted_mean(w, difference)
@@ -120,14 +120,14 @@ def _differences(y_true: ArrayLike, y_pred: ArrayLike, weights: ArrayLike
 @register("bland_altman_bias", kind="set", tasks=TASK, direction="none", bounds=None,
           label=_("Bland-Altman bias"))
 def bland_altman_bias(y_true: ArrayLike, y_pred: ArrayLike, weights: ArrayLike) -> Floats:
-    """Mean of y_pred − y_true."""
+    """Mean of y_pred - y_true."""
     return _differences(y_true, y_pred, weights)[0]
 
 
 @register("bland_altman_loa_low", kind="set", tasks=TASK, direction="none", bounds=None,
           label=_("Bland-Altman lower limit of agreement"))
 def bland_altman_loa_low(y_true: ArrayLike, y_pred: ArrayLike, weights: ArrayLike) -> Floats:
-    """bias − 1.96·SD of y_pred − y_true (sample SD)."""
+    """bias - 1.96·SD of y_pred - y_true (sample SD)."""
     bias, sd, _w = _differences(y_true, y_pred, weights)
     return bias - LOA_Z * sd
 
@@ -135,6 +135,6 @@ def bland_altman_loa_low(y_true: ArrayLike, y_pred: ArrayLike, weights: ArrayLik
 @register("bland_altman_loa_high", kind="set", tasks=TASK, direction="none", bounds=None,
           label=_("Bland-Altman upper limit of agreement"))
 def bland_altman_loa_high(y_true: ArrayLike, y_pred: ArrayLike, weights: ArrayLike) -> Floats:
-    """bias + 1.96·SD of y_pred − y_true (sample SD)."""
+    """bias + 1.96·SD of y_pred - y_true (sample SD)."""
     bias, sd, _w = _differences(y_true, y_pred, weights)
     return bias + LOA_Z * sd

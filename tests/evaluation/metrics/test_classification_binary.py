@@ -1,6 +1,9 @@
-"""Weighted binary set metrics against scikit-learn on expanded resamples, plus the E.1 edge rules."""
+"""Weighted binary set metrics against scikit-learn on expanded resamples, and E.1 edge rules."""
 
+import itertools
 import warnings
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,9 +16,9 @@ from evaluation.metrics import classification as clf
 from evaluation.metrics import classification_binary as binary
 from evaluation.metrics.bootstrap import resample_weights
 
-pytestmark = []
+pytestmark: list[pytest.MarkDecorator] = []
 
-TOL = {"rtol": 1e-12, "atol": 1e-12}
+RTOL, ATOL = 1e-12, 1e-12
 GRID = [0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0]
 
 
@@ -76,7 +79,7 @@ def ref_ece(bins):
     def reference(y, s):
         edges = np.linspace(0.0, 1.0, bins + 1)
         total = 0.0
-        for index, (lo, hi) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
+        for index, (lo, hi) in enumerate(itertools.pairwise(edges)):
             inside = (s > lo) & (s <= hi) | ((s == 0) & (index == 0))
             if inside.any():
                 total += inside.sum() * abs(y[inside].mean() - s[inside].mean())
@@ -86,7 +89,7 @@ def ref_ece(bins):
 
 
 THRESHOLD = 0.5
-CASES = {
+CASES: dict[str, tuple[Callable[..., Any], dict[str, Any], Callable[..., Any]]] = {
     "auroc": (clf.binary.auroc, {}, ref_auroc),
     "average_precision": (binary.average_precision, {}, ref_ap),
     "sensitivity": (binary.sensitivity, {"threshold": THRESHOLD},
@@ -131,7 +134,8 @@ def binary_sets(draw, max_n=20):
 def test_matches_library_on_expanded_resamples(name, data):
     metric, params, reference = CASES[name]
     y, s, w = data
-    np.testing.assert_allclose(metric(y, s, w, **params), per_row(reference, y, s, w), **TOL)
+    np.testing.assert_allclose(metric(y, s, w, **params), per_row(reference, y, s, w),
+                               rtol=RTOL, atol=ATOL)
 
 
 def case_set(n, seed, positive_rate=0.3):
@@ -147,7 +151,7 @@ def test_matches_library_on_bootstrap_resamples(name):
     y, s = case_set(60, seed=3)
     weights = np.vstack(list(resample_weights(y.size, 120, seed=11, chunk=50)))
     np.testing.assert_allclose(metric(y, s, weights, **params), per_row(reference, y, s, weights),
-                               **TOL)
+                               rtol=RTOL, atol=ATOL)
 
 
 @pytest.mark.parametrize("name", list(CASES))

@@ -1,6 +1,8 @@
 """Weighted multiclass and multilabel set metrics against scikit-learn on expanded resamples."""
 
 import warnings
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,9 +15,9 @@ from evaluation.metrics import classification as clf
 from evaluation.metrics import classification_multi as multi
 from evaluation.metrics.bootstrap import resample_weights
 
-pytestmark = []
+pytestmark: list[pytest.MarkDecorator] = []
 
-TOL = {"rtol": 1e-12, "atol": 1e-12}
+RTOL, ATOL = 1e-12, 1e-12
 
 
 def expand(values, row):
@@ -67,7 +69,7 @@ def ref_top_k(k):
     return reference
 
 
-CASES = {
+CASES: dict[str, tuple[Callable[..., Any], dict[str, Any], Callable[..., Any]]] = {
     "accuracy": (clf.accuracy, {}, lambda y, p: sk.accuracy_score(y, argmax(p))),
     "balanced_accuracy": (clf.balanced_accuracy, {},
                           lambda y, p: sk.balanced_accuracy_score(y, argmax(p))),
@@ -99,7 +101,8 @@ def multiclass_sets(draw, max_n=16):
 def test_multiclass_matches_library_on_expanded_resamples(name, data):
     metric, params, reference = CASES[name]
     y, p, w = data
-    np.testing.assert_allclose(metric(y, p, w, **params), per_row(reference, y, p, w), **TOL)
+    np.testing.assert_allclose(metric(y, p, w, **params), per_row(reference, y, p, w),
+                               rtol=RTOL, atol=ATOL)
 
 
 def multiclass_case_set(n, n_classes, seed):
@@ -116,7 +119,7 @@ def test_multiclass_matches_library_on_bootstrap_resamples(name):
     y, p = multiclass_case_set(50, 4, seed=1)
     weights = np.vstack(list(resample_weights(y.size, 80, seed=4, chunk=80)))
     np.testing.assert_allclose(metric(y, p, weights, **params), per_row(reference, y, p, weights),
-                               **TOL)
+                               rtol=RTOL, atol=ATOL)
 
 
 def test_confusion_matrix_matches_sklearn_on_each_resample():
@@ -174,7 +177,7 @@ def test_invalid_multiclass_inputs_raise(y, p, message):
         multi.macro_f1(y, p, np.ones((1, len(y))))
 
 
-ML_CASES = {
+ML_CASES: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {
     "per_label_auroc": (multi.per_label_auroc,
                         lambda y, s: sk.roc_auc_score(y, s, average=None)),
     "per_label_average_precision": (
@@ -216,7 +219,7 @@ def test_multilabel_per_label_matches_library(name, data):
     expected = per_row_labels(reference, y, s, w)
     values = metric(y, s, w)
     assert values.shape == (3, y.shape[1])
-    np.testing.assert_allclose(values, expected, **TOL)
+    np.testing.assert_allclose(values, expected, rtol=RTOL, atol=ATOL)
     macro = multi.macro_auroc if name == "per_label_auroc" else multi.macro_average_precision
     count = macro.__name__ + "_defined_count"
     defined = (~np.isnan(expected)).sum(axis=1)
@@ -224,7 +227,7 @@ def test_multilabel_per_label_matches_library(name, data):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         expected_macro = np.nanmean(expected, axis=1)
-    np.testing.assert_allclose(macro(y, s, w), expected_macro, **TOL)
+    np.testing.assert_allclose(macro(y, s, w), expected_macro, rtol=RTOL, atol=ATOL)
 
 
 def test_single_class_label_is_excluded_and_counted():

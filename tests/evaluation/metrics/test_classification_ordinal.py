@@ -1,6 +1,8 @@
 """Weighted ordinal-grading metrics against scikit-learn on expanded resamples, plus E.2 edges."""
 
 import warnings
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -12,9 +14,9 @@ from sklearn import metrics as sk
 from evaluation.metrics import classification_ordinal as ordinal
 from evaluation.metrics.bootstrap import resample_weights
 
-pytestmark = []
+pytestmark: list[pytest.MarkDecorator] = []
 
-TOL = {"rtol": 1e-12, "atol": 1e-12}
+RTOL, ATOL = 1e-12, 1e-12
 N_GRADES = 5
 REFERABLE = 2
 
@@ -47,7 +49,7 @@ def referable_rate(pos_label):
                                         zero_division=np.nan)
 
 
-CASES = {
+CASES: dict[str, tuple[Callable[..., Any], dict[str, Any], Callable[..., Any]]] = {
     "quadratic_kappa": (ordinal.quadratic_kappa, {"n_grades": N_GRADES}, kappa("quadratic")),
     "linear_kappa": (ordinal.linear_kappa, {"n_grades": N_GRADES}, kappa("linear")),
     "mae_grade": (ordinal.mae_grade, {}, sk.mean_absolute_error),
@@ -76,7 +78,8 @@ def graded_sets(draw, max_n=20):
 def test_matches_library_on_expanded_resamples(name, data):
     metric, params, reference = CASES[name]
     y, p, w = data
-    np.testing.assert_allclose(metric(y, p, w, **params), per_row(reference, y, p, w), **TOL)
+    np.testing.assert_allclose(metric(y, p, w, **params), per_row(reference, y, p, w),
+                               rtol=RTOL, atol=ATOL)
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -87,7 +90,7 @@ def test_matches_library_on_bootstrap_resamples(name):
     p = np.clip(y + rng.integers(-1, 2, 80), 0, N_GRADES - 1)
     weights = np.vstack(list(resample_weights(y.size, 100, seed=3, chunk=100)))
     np.testing.assert_allclose(metric(y, p, weights, **params), per_row(reference, y, p, weights),
-                               **TOL)
+                               rtol=RTOL, atol=ATOL)
 
 
 def test_kappa_with_one_category_in_both_is_undefined():

@@ -1,4 +1,4 @@
-"""Detection matching and metrics on hand-worked cases, the edge rules, validation and registration."""
+"""Detection matching and metrics on hand-worked cases, edge rules, validation, registration."""
 
 import math
 
@@ -8,7 +8,7 @@ import pytest
 from evaluation.metrics import detection as det
 from evaluation.metrics.registry import REGISTRY
 
-pytestmark = []
+pytestmark: list[pytest.MarkDecorator] = []  # pure Python: no database
 
 ONES = np.ones((1, 3))
 RADIUS = {"hit": "point_in_radius", "spacing": (1.0, 1.0), "radius_mm": 2.0}
@@ -168,10 +168,9 @@ def test_tied_scores_match_in_input_order():
 def test_point_in_radius_uses_mm_spacing_3d():
     lesion = [{"point": [10.0, 10.0, 10.0], "radius_mm": 4.0}]
     spacing = (2.5, 0.7, 0.7)
-    near_in_plane = det.match_case(lesion, [{"point": [10, 15, 10], "score": 1}], hit="point_in_radius",
-                                   spacing=spacing)
-    far_in_z = det.match_case(lesion, [{"point": [12, 10, 10], "score": 1}], hit="point_in_radius",
-                              spacing=spacing)
+    radius = {"hit": "point_in_radius", "spacing": spacing}
+    near_in_plane = det.match_case(lesion, [{"point": [10, 15, 10], "score": 1}], **radius)
+    far_in_z = det.match_case(lesion, [{"point": [12, 10, 10], "score": 1}], **radius)
     on_boundary = det.match_case([{"point": [0.0, 0.0], "radius_mm": 5.0}],
                                  [{"point": [3.0, 4.0], "score": 1}], hit="point_in_radius",
                                  spacing=(1.0, 1.0))

@@ -17,11 +17,11 @@ from hypothesis import strategies as st
 from evaluation.metrics import detection as det
 from evaluation.metrics.detection_matching import GEOMETRY
 
-pytestmark = []
+pytestmark: list[pytest.MarkDecorator] = []  # pure Python: no database
 
-TOL = {"rtol": 1e-12, "atol": 1e-12}
+RTOL = ATOL = 1e-12
 SCORES = [0.1, 0.25, 0.5, 0.75, 0.9]
-FP_RATES = det.FP_RATES_LUNA16 + (0.0, 0.75, 3.0)
+FP_RATES = (*det.FP_RATES_LUNA16, 0.0, 0.75, 3.0)
 
 
 # --- the oracle -----------------------------------------------------------------------------
@@ -64,7 +64,7 @@ def oracle_match(reference, predictions, *, hit, spacing=None, radius_mm=None, i
     """Per prediction (input order): (score, outcome, lesion), outcome in tp/fp/ignored."""
     order = sorted(range(len(predictions)), key=lambda i: -predictions[i]["score"])
     free = set(range(len(reference)))
-    out = [None] * len(predictions)
+    out: list[tuple[float, str, int] | None] = [None] * len(predictions)
     for i in order:
         pred = predictions[i]
         found = {j: _quality(pred, lesion, hit, spacing, radius_mm, iou_threshold)
@@ -176,8 +176,8 @@ def case_sets(draw, hit):
             if hit == "point_in_radius" and draw(st.booleans()):
                 lesion["radius_mm"] = draw(st.sampled_from([0.0, 0.5, 1.0, 2.0, 3.0]))
             lesions.append(lesion)
-        preds = [{pred_kind: draw(geometry(pred_kind, ndim)), "score": draw(st.sampled_from(SCORES))}
-                 for _ in range(draw(st.integers(0, 5)))]
+        preds = [{pred_kind: draw(geometry(pred_kind, ndim)),
+                  "score": draw(st.sampled_from(SCORES))} for _ in range(draw(st.integers(0, 5)))]
         references.append(lesions)
         predictions.append(preds)
         spacings.append([draw(st.sampled_from([0.5, 1.0, 2.0])) for _ in range(ndim)])
@@ -210,19 +210,19 @@ def _check_against_oracle(references, predictions, spacings, weights, params):
     for interpolation in ("step", "linear"):
         got = det.froc(matches, weights, fp_rates=FP_RATES, interpolation=interpolation)
         want = [oracle_froc(cases, FP_RATES, interpolation) for cases in expanded]
-        np.testing.assert_allclose(got, want, **TOL)
+        np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL)
         np.testing.assert_allclose(
             det.froc_score(matches, weights, fp_rates=FP_RATES, interpolation=interpolation),
-            np.mean(want, axis=1), **TOL)
+            np.mean(want, axis=1), rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose(det.ap_detection(matches, weights),
-                               [oracle_ap(cases) for cases in expanded], **TOL)
+                               [oracle_ap(cases) for cases in expanded], rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose(det.ap_coco(matches, weights),
-                               [oracle_ap_coco(cases) for cases in expanded], **TOL)
+                               [oracle_ap_coco(cases) for cases in expanded], rtol=RTOL, atol=ATOL)
     for threshold in (*SCORES, 0.0, 0.6, 1.0):
         got_op = det.operating_point(matches, weights, threshold=threshold)
         want_op = [oracle_operating_point(cases, threshold) for cases in expanded]
         for key, values in got_op.items():
-            np.testing.assert_allclose(values, [w[key] for w in want_op], **TOL)
+            np.testing.assert_allclose(values, [w[key] for w in want_op], rtol=RTOL, atol=ATOL)
 
 
 @pytest.mark.parametrize("hit", det.HITS)

@@ -1,6 +1,8 @@
 """Weighted regression metrics against scikit-learn/scipy/numpy on expanded resamples, plus E.2."""
 
 import warnings
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -14,9 +16,9 @@ from evaluation.metrics import regression
 from evaluation.metrics.bootstrap import resample_weights
 from evaluation.metrics.weighted import average_ranks
 
-pytestmark = []
+pytestmark: list[pytest.MarkDecorator] = []
 
-TOL = {"rtol": 1e-10, "atol": 1e-12}
+RTOL, ATOL = 1e-10, 1e-12
 
 
 def expand(values, row):
@@ -39,7 +41,7 @@ def bland_altman(y, p):
     return difference.mean(), difference.std(ddof=1)
 
 
-CASES = {
+CASES: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {
     "mae": (regression.mae, sk.mean_absolute_error),
     "rmse": (regression.rmse, sk.root_mean_squared_error),
     "pearson": (regression.pearson, lambda y, p: stats.pearsonr(y, p).statistic),
@@ -70,7 +72,7 @@ def paired_sets(draw, max_n=15):
 def test_matches_library_on_expanded_resamples(name, data):
     metric, reference = CASES[name]
     y, p, w = data
-    np.testing.assert_allclose(metric(y, p, w), per_row(reference, y, p, w), **TOL)
+    np.testing.assert_allclose(metric(y, p, w), per_row(reference, y, p, w), rtol=RTOL, atol=ATOL)
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -80,7 +82,8 @@ def test_matches_library_on_bootstrap_resamples(name):
     y = np.round(rng.normal(50, 10, 70), 1)
     p = np.round(y + rng.normal(1, 5, 70), 0)
     weights = np.vstack(list(resample_weights(y.size, 100, seed=8, chunk=100)))
-    np.testing.assert_allclose(metric(y, p, weights), per_row(reference, y, p, weights), **TOL)
+    np.testing.assert_allclose(metric(y, p, weights), per_row(reference, y, p, weights),
+                               rtol=RTOL, atol=ATOL)
 
 
 @settings(max_examples=100, deadline=None)
