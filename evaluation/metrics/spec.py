@@ -87,8 +87,10 @@ def _metric_entry(item: Any, task: str, problems: list[str]) -> MetricEntry | No
         expected = definition.params.get(key)
         if expected is None:
             problems.append(f"metric {name!r} has no parameter {key!r}")
-        elif not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
+        elif not _is_a(value, expected):
             problems.append(f"metric {name!r}: {key!r} must be {expected.__name__}")
+        elif expected is float:
+            params[key] = float(value)
     statistic = item.get("statistic", "mean")
     undefined = item.get("undefined", "exclude")
     if statistic not in STATISTICS:
