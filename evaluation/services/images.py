@@ -54,6 +54,9 @@ def image_upload(*, team: Team, user: User, source: BinaryIO) -> AlgorithmImage:
     path, tarball_sha256 = _spool(source, max_bytes)
     stored_key = ""
     try:
+        same_bytes = AlgorithmImage.objects.filter(team=team, tarball_sha256=tarball_sha256).first()
+        if same_bytes is not None:  # the very same tarball again: already validated and stored
+            return same_bytes
         try:
             info = inspect_image_tarball(path, max_bytes=max_bytes)
         except ImageRejected as exc:
