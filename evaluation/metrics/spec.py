@@ -135,6 +135,8 @@ def parse_spec(data: Any) -> Spec:
     entries = [e for e in (_metric_entry(m, task, problems) for m in raw_metrics) if e]
     if sum(e.primary for e in entries) != 1:
         problems.append("exactly one metric must be \"primary\": true")
+    if any(e.primary and e.direction == "none" for e in entries):
+        problems.append("the primary metric must have a direction (Bland-Altman values rank nothing)")
     if len({e.key for e in entries}) != len(entries):
         problems.append("two metrics share a column name; give one a \"label\"")
     bootstrap = data.get("bootstrap", {})
