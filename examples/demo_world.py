@@ -25,7 +25,10 @@ DESCRIPTION = (
     "pydicom and pydicom-data; the round lesions are synthetic, inserted at known places, so the "
     "ground truth is exact by construction. No patient data is involved.\n\n"
     "Phases: sanity (10 public cases; your team sees full logs and outputs) and test (200 hidden "
-    "cases; your team sees aggregate scores and a categorical failure reason only)."
+    "cases; your team sees aggregate scores and a categorical failure reason only).\n\n"
+    "これはファントム（模擬データ）です。画素は pydicom と pydicom-data に同梱された実際の CT・MR "
+    "の DICOM ファイルのもので、円形の病変は既知の位置に合成して挿入したため、正解は構成上正確です。"
+    "患者データは一切含まれません。"
 )
 
 
