@@ -28,7 +28,7 @@ from evaluation.selectors import (
 )
 from evaluation.services import image_upload, submission_create
 from evaluation.services.publication import phase_publish, phase_reevaluate_request
-from evaluation.services.specs import challenge_spec_update, spec_dict_of
+from evaluation.services.specs import SpecRejected, challenge_spec_update, spec_dict_of
 
 
 def _team_for(user: Any, slug: str) -> Team:
@@ -199,6 +199,8 @@ class SpecApi(APIView):
         challenge = access_challenge_by_user(request.user, slug)
         if not can_manage_society(request.user, challenge.society):
             raise Forbidden("not_society_admin", "Only the society's admins may do this.")
+        if not isinstance(request.data, dict):
+            raise SpecRejected("bad_spec", "The spec must be a JSON object.")
         challenge = challenge_spec_update(challenge=challenge, spec=request.data,
                                           actor=request.user)  # type: ignore[arg-type]
         return Response({"version": challenge.metric_version, "spec": spec_dict_of(challenge)})

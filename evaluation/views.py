@@ -56,6 +56,7 @@ def leaderboard_export(request: HttpRequest, slug: str, phase: str, fmt: str) ->
     except Forbidden as exc:
         raise Http404(exc.message) from exc
     filename = f"{slug}-{phase}-leaderboard.{fmt}"
+    response: HttpResponse
     if fmt == "json":
         response = JsonResponse(rows, safe=False)
     else:

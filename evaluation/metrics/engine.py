@@ -125,8 +125,9 @@ def resampled(spec: Spec, entry: MetricEntry, truth: CaseData, prediction: CaseD
     n = len(truth.case_ids)
     if entry.kind == "case":
         values = case_values(entry, truth, prediction)
-        if entry.undefined == "worst":
-            values = np.where(np.isnan(values), _worst(entry), values)
+        worst = _worst(entry)
+        if entry.undefined == "worst" and worst is not None:  # the spec guarantees a worst value
+            values = np.where(np.isnan(values), worst, values)
         reducer = aggregate.weighted_mean if entry.statistic == "mean" else aggregate.weighted_median
         defined = ~np.isnan(values)
         return np.concatenate([reducer(values[defined], w[:, defined])
@@ -150,7 +151,7 @@ def _evaluate_metric(spec: Spec, entry: MetricEntry, truth: CaseData, prediction
     else:
         fn = _set_metric_fn(spec, entry, truth, prediction)
         result = aggregate.bootstrap_set_metric(
-            lambda _y, _p, weights: fn(weights), np.zeros(n), None,
+            lambda _y, _p, weights: fn(weights), np.zeros(n), np.zeros(n),
             n_resamples=spec.resamples, confidence=spec.confidence, seed=spec.seed)
         n_defined = n
     return MetricResult(

@@ -10,7 +10,6 @@ from rest_framework.test import APIClient
 
 from challenges.models import GroundTruth
 from config.errors import DomainError
-from evaluation import services
 from evaluation.models import LeaderboardSnapshot, PhaseRanking, Result
 from evaluation.selectors import leaderboard_for
 from evaluation.services.publication import phase_publish
@@ -48,7 +47,8 @@ def test_leaderboard_has_every_metric_and_a_rank_interval(scored):
     assert {k for k, _ in board.columns} == {"auroc", "sensitivity", "specificity", "accuracy"}
     assert top.metrics["auroc"]["value"] == 1.0
     assert top.metrics["auroc"]["ci_low"] <= 1.0
-    assert top.rank_low is not None and top.rank_low <= top.rank <= top.rank_high
+    assert top.rank_low is not None and top.rank_high is not None
+    assert top.rank_low <= top.rank <= top.rank_high
     assert board.ranking is not None and board.ranking.blob_svg.startswith("<?xml")
 
 
@@ -71,7 +71,9 @@ def test_a_truth_change_is_a_new_version_and_reevaluation_reuses_predictions(
     assert {r.truth_version for r in current} == {2}
     assert Result.objects.filter(is_current=False, truth_version=1).count() == 2
     team_a = next(r for r in current if r.team.slug == "team-a")
-    assert team_a.primary_value < first[team_a.submission_id]
+    before = first[team_a.submission_id]
+    assert team_a.primary_value is not None and before is not None
+    assert team_a.primary_value < before
     assert PhaseRanking.objects.filter(phase=phase, truth_version=2).exists()
 
 

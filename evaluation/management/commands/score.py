@@ -29,9 +29,12 @@ def _load(spec: Spec, truth_path: Path, predictions_path: Path) -> tuple[CaseDat
             raise FormatError("segmentation: --truth and --predictions are folders of masks")
         case_ids = tuple(sorted(p.stem for p in truth_path.iterdir()
                                 if p.suffix.lower() in (".npy", ".png")))
-        spacing = spacing_from_manifest(truth_path)
-        default = spec.spacing_mm
-        spacing = {c: spacing.get(c) or default for c in case_ids if spacing.get(c) or default}
+        from_manifest = spacing_from_manifest(truth_path)
+        spacing: dict[str, tuple[float, ...]] = {}
+        for case_id in case_ids:
+            found = from_manifest.get(case_id) or spec.spacing_mm
+            if found:
+                spacing[case_id] = found
         return (masks_from_folder(truth_path, case_ids, spacing),
                 masks_from_folder(predictions_path, case_ids, spacing))
     truth_values = truth_file(spec, truth_path)

@@ -14,7 +14,6 @@ from evaluation.metrics.binary import (
     specificity,
 )
 
-
 SIZES = [2, 3, 4, 5, 7, 10, 16, 31, 50, 97, 200, 513, 1000]
 
 

@@ -13,7 +13,6 @@ from evaluation.metrics.bootstrap import (
     resample_indices,
 )
 
-
 B = 200
 
 
