@@ -1,6 +1,7 @@
 """Web pages for images, submissions and leaderboards. Thin: services and selectors decide."""
 
 import csv
+from collections.abc import Callable
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -84,28 +85,30 @@ def leaderboard_plot(request: HttpRequest, slug: str, phase: str, kind: str) -> 
     return response
 
 
-@login_required
-@require_POST
-def publish(request: HttpRequest, slug: str, phase: str) -> HttpResponse:
+def _society_action(request: HttpRequest, slug: str, phase: str,
+                    action: Callable[..., object], done: str) -> HttpResponse:
+    """Run a society admin's action on a phase; the service checks the role."""
     phase_obj = _phase_or_404(request, slug, phase)
     try:
-        phase_publish(phase=phase_obj, actor=request.user)  # type: ignore[arg-type]
-        messages.success(request, _("Results published; the snapshot is frozen."))
+        action(phase=phase_obj, actor=request.user)
+        messages.success(request, done)
     except DomainError as exc:
         messages.error(request, exc.message)
     return redirect("evaluation:leaderboard", slug=slug, phase=phase)
+
+
+@login_required
+@require_POST
+def publish(request: HttpRequest, slug: str, phase: str) -> HttpResponse:
+    return _society_action(request, slug, phase, phase_publish,
+                           _("Results published; the snapshot is frozen."))
 
 
 @login_required
 @require_POST
 def reevaluate(request: HttpRequest, slug: str, phase: str) -> HttpResponse:
-    phase_obj = _phase_or_404(request, slug, phase)
-    try:
-        phase_reevaluate_request(phase=phase_obj, actor=request.user)  # type: ignore[arg-type]
-        messages.success(request, _("Re-evaluation of every submission is queued."))
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    return redirect("evaluation:leaderboard", slug=slug, phase=phase)
+    return _society_action(request, slug, phase, phase_reevaluate_request,
+                           _("Re-evaluation of every submission is queued."))
 
 
 @login_required

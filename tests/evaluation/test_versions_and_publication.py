@@ -150,3 +150,16 @@ def test_reevaluate_api_is_for_admins(scored):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=scored.member).key}")
     assert client.post("/api/v1/challenges/lesions/phases/test/reevaluate/").status_code == 403
+
+
+def test_publish_page_action_is_for_admins_only(scored, client):
+    client.force_login(scored.member)
+    refused = client.post("/challenges/lesions/test/publish/", follow=True)
+    assert LeaderboardSnapshot.objects.count() == 0
+    assert "Only the society" in refused.content.decode()
+
+    client.force_login(admin_of(scored))
+    page = client.get("/challenges/lesions/test/leaderboard/").content.decode()
+    assert "Publish results" in page
+    client.post("/challenges/lesions/test/publish/")
+    assert LeaderboardSnapshot.objects.count() == 1
