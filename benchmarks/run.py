@@ -20,6 +20,7 @@ MODULES = [
     "benchmarks.bench_surface",
     "benchmarks.bench_sandbox",
     "benchmarks.bench_platform",
+    "benchmarks.bench_image_ready",
 ]
 
 

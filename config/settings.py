@@ -171,6 +171,16 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
+# Runs: platform failures are retried; a run whose heartbeat stops is recovered by the sweeper.
+ENCLAVE_RUN_ATTEMPTS = env.int("ENCLAVE_RUN_ATTEMPTS", default=3)
+ENCLAVE_HEARTBEAT_SECONDS = env.float("ENCLAVE_HEARTBEAT_SECONDS", default=10.0)
+ENCLAVE_HEARTBEAT_STALE_SECONDS = env.float("ENCLAVE_HEARTBEAT_STALE_SECONDS", default=120.0)
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    "sweep-runs": {"task": "evaluation.runs_sweep", "schedule": 60.0,
+                   "options": {"queue": "default"}},
+}
+
 # Sandbox
 SANDBOX_BACKEND = env.str("SANDBOX_BACKEND", default="sandbox.backends.docker.DockerBackend")
 SANDBOX_WORK_ROOT = env.str("SANDBOX_WORK_ROOT", default=str(VAR_DIR / "runs"))

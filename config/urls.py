@@ -25,6 +25,8 @@ api_v1 = [
     path("submissions/", evaluation_apis.SubmissionListCreateApi.as_view(), name="submission-list"),
     path("submissions/<int:pk>/", evaluation_apis.SubmissionDetailApi.as_view(),
          name="submission-detail"),
+    path("submissions/<int:pk>/cancel/", evaluation_apis.SubmissionCancelApi.as_view(),
+         name="submission-cancel"),
 ]
 
 urlpatterns = [

@@ -26,7 +26,7 @@ from evaluation.selectors import (
     submission_team_view,
     submissions_of_user,
 )
-from evaluation.services import image_upload, submission_create
+from evaluation.services import image_upload, submission_cancel, submission_create
 from evaluation.services.publication import phase_publish, phase_reevaluate_request
 from evaluation.services.specs import SpecRejected, challenge_spec_update, spec_dict_of
 
@@ -106,6 +106,14 @@ class SubmissionListCreateApi(APIView):
         submission = submission_create(user=request.user, team=team,  # type: ignore[arg-type]
                                        phase=phase, image=image)
         return Response(submission_team_view(submission), status=status.HTTP_201_CREATED)
+
+
+class SubmissionCancelApi(APIView):
+    @extend_schema(request=None, responses=SubmissionOutput)
+    def post(self, request: Request, pk: int) -> Response:
+        submission = access_submission_by_user(request.user, pk)
+        submission = submission_cancel(user=request.user, submission=submission)  # type: ignore[arg-type]
+        return Response(submission_team_view(submission))
 
 
 class SubmissionDetailApi(APIView):

@@ -41,6 +41,10 @@ class Status(models.TextChoices):
     SCORING = "scoring", _("scoring")
     SUCCEEDED = "succeeded", _("succeeded")
     FAILED = "failed", _("failed")
+    CANCELLED = "cancelled", _("cancelled")
+
+
+FINAL_STATUSES = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED})
 
 
 class FailureReason(models.TextChoices):
@@ -49,6 +53,7 @@ class FailureReason(models.TextChoices):
     EXIT_CODE = "exit_code", _("the container exited with an error")
     OUTPUT_MISSING = "output_missing", _("predictions.json is missing")
     OUTPUT_INVALID = "output_invalid", _("the outputs broke a rule of the contract")
+    IMAGE_INVALID = "image_invalid", _("the image could not be started")
     PLATFORM_ERROR = "platform_error", _("platform error (not counted against your quota)")
 
 
@@ -66,6 +71,11 @@ class Submission(models.Model):
         help_text=_("Categorical and safe for the team: never values from inputs or logs."),
     )
     exit_code = models.IntegerField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(
+        default=0, help_text=_("Runs started; only platform failures are retried.")
+    )
+    node = models.CharField(max_length=128, blank=True, help_text=_("The worker running it."))
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     created = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -7,6 +7,7 @@ from evaluation import services
 RUN_TASK = "evaluation.submission_run"
 SCORE_TASK = "evaluation.submission_score"
 RANKING_TASK = "evaluation.phase_ranking"
+SWEEP_TASK = "evaluation.runs_sweep"
 REEVALUATE_TASK = "evaluation.phase_reevaluate"
 
 
@@ -20,8 +21,15 @@ def submission_score(submission_id: int) -> None:
     services.submission_score(submission_id=submission_id)
 
 
-def enqueue_run(submission_id: int, queue: str) -> None:
-    submission_run.apply_async(args=[submission_id], queue=queue)
+@shared_task(name=SWEEP_TASK, acks_late=True)
+def runs_sweep() -> None:
+    from evaluation.services.runs import runs_sweep as sweep
+
+    sweep()
+
+
+def enqueue_run(submission_id: int, queue: str, *, delay: float = 0) -> None:
+    submission_run.apply_async(args=[submission_id], queue=queue, countdown=delay or None)
 
 
 def enqueue_score(submission_id: int) -> None:

@@ -1,12 +1,14 @@
 """Validate a `docker save` tarball before anything loads it.
 
-`inspect_image_tarball` reads the archive once, as a stream (`.tar`, `.tar.gz`), never extracts to
-disk and never holds a layer in memory: only small JSON members (manifest, configs) are kept. It
-accepts the legacy layout (docker <= 24: `<id>.json`, `<layer>/layer.tar`) and the OCI layout
-(docker >= 25: `index.json`, `blobs/sha256/<hex>`), and raises `ImageRejected` unless the archive
-holds exactly one linux/amd64 image with a non-root user, within the size cap, without path tricks.
+`inspect_image_tarball` (a file) and `inspect_image_stream` (any readable stream, read once to its
+end, so that a caller can hash and store the bytes as they pass) read the archive once, as a
+stream (`.tar`, `.tar.gz`), never extract to disk and never hold a layer in memory: only small
+JSON members (manifest, configs) are kept. They accept the legacy layout (docker <= 24:
+`<id>.json`, `<layer>/layer.tar`) and the OCI layout (docker >= 25: `index.json`,
+`blobs/sha256/<hex>`), and raise `ImageRejected` unless the archive holds exactly one
+linux/amd64 image with a non-root user, within the size cap, without path tricks.
 `ImageInfo.image_id` is the docker image ID (sha256 of the config JSON); `size_bytes` is the size of
-the uncompressed archive, which `max_bytes` caps (as it caps the file itself).
+the uncompressed archive, which `max_bytes` caps (as it caps the file or stream itself).
 """
 
 import hashlib
@@ -17,7 +19,7 @@ import tarfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol, cast
 
 from django.utils.translation import gettext as _
 
@@ -28,6 +30,11 @@ _METADATA_MAX_BYTES = 4 * 1024 * 1024  # one manifest or config JSON
 _METADATA_TOTAL_BYTES = 32 * 1024 * 1024  # all JSON members kept in memory together
 _HEX_DIGEST = re.compile(r"(?:^|/)(?:sha256/)?([0-9a-f]{64})(?:\.json)?$")
 _COMPRESSION_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
+_HEAD_BYTES = 6  # enough for every magic above
+
+
+class Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -56,9 +63,23 @@ def inspect_image_tarball(path: Path, *, max_bytes: int) -> ImageInfo:
     if path.stat().st_size > max_bytes:
         raise _too_large(max_bytes)
     with path.open("rb") as raw:
-        compressed = raw.read(6).startswith(_COMPRESSION_MAGIC)
-        raw.seek(0)
-        scan = _scan_archive(raw, max_bytes)
+        return inspect_image_stream(raw, max_bytes=max_bytes)
+
+
+def inspect_image_stream(fileobj: Readable, *, max_bytes: int) -> ImageInfo:
+    """Validate a tarball read from `fileobj` once, front to back, to its end (no seeking).
+
+    Callers may tee the stream (hash it, store it) as it is read: every byte passes through one
+    `fileobj.read(size)` call. More than `max_bytes` bytes in the stream is `too_large`.
+    """
+    reader = _CappedReader(fileobj, max_bytes)
+    compressed = reader.head.startswith(_COMPRESSION_MAGIC)
+    scan = _scan_archive(reader, max_bytes)
+    reader.drain()
+    return _image_info(scan, compressed)
+
+
+def _image_info(scan: "_Scan", compressed: bool) -> ImageInfo:
     entry = _single_manifest_entry(scan)
     config_name, config_bytes = _config_of(entry, scan)
     _check_layers(entry, scan)
@@ -81,6 +102,42 @@ def inspect_image_tarball(path: Path, *, max_bytes: int) -> ImageInfo:
     )
 
 
+class _CappedReader:
+    """Reads `fileobj` forward, counting bytes against `max_bytes`; `head` is peeked, not lost."""
+
+    def __init__(self, fileobj: Readable, max_bytes: int) -> None:
+        self._fileobj = fileobj
+        self._max_bytes = max_bytes
+        self._count = 0
+        self.head = b""
+        while len(self.head) < _HEAD_BYTES:
+            more = self._counted(_HEAD_BYTES - len(self.head))
+            if not more:
+                break
+            self.head += more
+        self._pending = self.head
+
+    def read(self, size: int = -1) -> bytes:
+        if self._pending:
+            chunk = self._pending if size < 0 else self._pending[:size]
+            self._pending = self._pending[len(chunk) :]
+            return chunk
+        return self._counted(size if size > 0 else _READ_BUFFER)
+
+    def drain(self) -> None:
+        """Read what follows the archive's end (padding), so the whole stream is seen."""
+        self._pending = b""
+        while self._counted(_READ_BUFFER):
+            pass
+
+    def _counted(self, size: int) -> bytes:
+        chunk = self._fileobj.read(size)
+        self._count += len(chunk)
+        if self._count > self._max_bytes:
+            raise _too_large(self._max_bytes)
+        return chunk
+
+
 @dataclass
 class _Scan:
     """What one pass over the archive learnt: member kinds, link targets, small JSON members."""
@@ -92,10 +149,11 @@ class _Scan:
     size_bytes: int = 0
 
 
-def _scan_archive(raw: IO[bytes], max_bytes: int) -> _Scan:
+def _scan_archive(raw: Readable, max_bytes: int) -> _Scan:
     scan = _Scan()
     try:
-        with tarfile.open(fileobj=raw, mode="r|*", bufsize=_READ_BUFFER) as archive:
+        stream = cast(IO[bytes], raw)  # stream mode ("r|") only ever calls read()
+        with tarfile.open(fileobj=stream, mode="r|*", bufsize=_READ_BUFFER) as archive:
             for member in archive:
                 _check_member(member, scan, max_bytes)
                 if member.isreg() and _may_be_metadata(member):

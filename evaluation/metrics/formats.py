@@ -137,6 +137,28 @@ def predictions_from_json(spec: Spec, data: Any, case_ids: tuple[str, ...]) -> C
     return CaseData(case_ids=case_ids, values=values)
 
 
+def entries_of(spec: Spec, predictions: CaseData) -> dict[str, Any]:
+    """The declared fields of each case's prediction, rebuilt from the parsed values: anything
+    else a container wrote (extra keys, copied input bytes) is dropped, never stored."""
+    labels = list(spec.labels)
+    out: dict[str, Any] = {}
+    for i, case_id in enumerate(predictions.case_ids):
+        value = predictions.values[i]
+        if spec.task == "binary-classification":
+            out[case_id] = {"score": float(value)}
+        elif spec.task == "multiclass-classification":
+            out[case_id] = {"probabilities": dict(zip(labels, map(float, value), strict=True))}
+        elif spec.task == "multilabel-classification":
+            out[case_id] = {"scores": dict(zip(labels, map(float, value), strict=True))}
+        elif spec.task == "ordinal-grading":
+            out[case_id] = {"grade": int(value)}
+        elif spec.task == "regression":
+            out[case_id] = {"value": float(value)}
+        else:
+            out[case_id] = {"detections": list(value)}
+    return out
+
+
 def truth_from_values(spec: Spec, truth: dict[str, Any], case_ids: tuple[str, ...]) -> CaseData:
     """Turn stored truth values (labels, grades, numbers, lesion lists) into the engine's arrays."""
     missing = [c for c in case_ids if c not in truth]

@@ -7,6 +7,12 @@ Split by lifecycle stage: `images` (intake), `submissions` (the team's request, 
 from evaluation.services.images import image_upload
 from evaluation.services.runs import submission_execute
 from evaluation.services.scoring import submission_score
-from evaluation.services.submissions import submission_create
+from evaluation.services.submissions import submission_cancel, submission_create
 
-__all__ = ["image_upload", "submission_create", "submission_execute", "submission_score"]
+__all__ = [
+    "image_upload",
+    "submission_cancel",
+    "submission_create",
+    "submission_execute",
+    "submission_score",
+]

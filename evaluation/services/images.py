@@ -1,8 +1,10 @@
 """Image intake: a `docker save` tarball is validated before anything is stored.
 
-The tarball streams to a temporary file (never held in memory), is hashed and inspected in
-`sandbox.intake`, and only a valid image is copied into storage. A team uploading the same image
-twice gets the existing record back.
+One pass over the upload (never held in memory): every chunk read is hashed, written to a
+temporary file and fed to `sandbox.intake.inspect_image_stream`. Only a valid image is stored:
+a storage that can take a file by its path (local FileSystemStorage) moves the temporary file
+into place instead of copying it. A team uploading the same image twice gets the existing record
+back.
 """
 
 import hashlib
@@ -22,51 +24,70 @@ from accounts.permissions import is_team_member
 from evaluation.errors import ImageInvalid, NotATeamMember
 from evaluation.models import AlgorithmImage
 from sandbox.errors import ImageRejected
-from sandbox.intake import inspect_image_tarball
-
-_CHUNK = 4 * 1024 * 1024
+from sandbox.intake import ImageInfo, inspect_image_stream
 
 
-def _spool(source: BinaryIO, max_bytes: int) -> tuple[Path, str]:
-    """Copy the upload to a temp file, hashing as it goes; refuse past max_bytes."""
-    digest = hashlib.sha256()
+class _HashingTee:
+    """A reader over `source` that hashes and copies into `sink` every byte it hands out."""
+
+    def __init__(self, source: BinaryIO, sink: BinaryIO) -> None:
+        self._source = source
+        self._sink = sink
+        self.digest = hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._source.read(size)
+        self.digest.update(chunk)
+        self._sink.write(chunk)
+        return chunk
+
+
+class _SpooledFile(File):
+    """An open temporary file that storages may move into place (`temporary_file_path`)."""
+
+    def __init__(self, file: BinaryIO, path: Path) -> None:
+        super().__init__(file, name=path.name)
+        self._path = path
+
+    def temporary_file_path(self) -> str:
+        return str(self._path)
+
+
+def _intake(source: BinaryIO, max_bytes: int) -> tuple[Path, str, ImageInfo]:
+    """Spool, hash and inspect the upload in one pass; (temp file, sha256, image info)."""
     fd, name = tempfile.mkstemp(dir=settings.FILE_UPLOAD_TEMP_DIR, suffix=".image")
-    size = 0
+    path = Path(name)
     try:
-        with os.fdopen(fd, "wb") as out:
-            while chunk := source.read(_CHUNK):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise ImageInvalid("too_large", _("The image tarball is larger than allowed."))
-                digest.update(chunk)
-                out.write(chunk)
+        with os.fdopen(fd, "wb") as spool:
+            tee = _HashingTee(source, spool)
+            info = inspect_image_stream(tee, max_bytes=max_bytes)
+    except ImageRejected as exc:
+        path.unlink(missing_ok=True)
+        raise ImageInvalid(exc.code, exc.message) from exc
     except BaseException:
-        os.unlink(name)
+        path.unlink(missing_ok=True)
         raise
-    return Path(name), digest.hexdigest()
+    return path, tee.digest.hexdigest(), info
 
 
 def image_upload(*, team: Team, user: User, source: BinaryIO) -> AlgorithmImage:
     """Validate and store a team's image; returns the (possibly existing) AlgorithmImage."""
     if not is_team_member(user, team):
         raise NotATeamMember("not_a_team_member", _("You are not a member of this team."))
-    max_bytes = settings.ENCLAVE_IMAGE_MAX_BYTES
-    path, tarball_sha256 = _spool(source, max_bytes)
+    path, tarball_sha256, info = _intake(source, settings.ENCLAVE_IMAGE_MAX_BYTES)
     stored_key = ""
     try:
         same_bytes = AlgorithmImage.objects.filter(team=team, tarball_sha256=tarball_sha256).first()
         if same_bytes is not None:  # the very same tarball again: already validated and stored
             return same_bytes
-        try:
-            info = inspect_image_tarball(path, max_bytes=max_bytes)
-        except ImageRejected as exc:
-            raise ImageInvalid(exc.code, exc.message) from exc
         existing = AlgorithmImage.objects.filter(team=team, image_id=info.image_id).first()
         if existing is not None:
             return existing
         suffix = ".tar.gz" if info.compressed else ".tar"
         with path.open("rb") as fh:
-            stored_key = default_storage.save(f"images/{tarball_sha256}{suffix}", File(fh))
+            stored_key = default_storage.save(
+                f"images/{tarball_sha256}{suffix}", _SpooledFile(fh, path)
+            )
         with transaction.atomic():
             return AlgorithmImage.objects.create(
                 team=team, uploaded_by=user, image_id=info.image_id, user=info.user,

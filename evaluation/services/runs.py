@@ -11,24 +11,26 @@ import os
 import shutil
 import socket
 import tempfile
+import threading
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from challenges.models import Case, Phase
 from challenges.selectors import cases_for_run
-from evaluation.metrics.formats import FormatError, predictions_from_json
+from evaluation.metrics.formats import FormatError, entries_of, predictions_from_json
 from evaluation.metrics.spec import Spec
 from evaluation.models import FailureReason, RunRecord, Status, Submission
 from evaluation.services.specs import spec_of
 from sandbox.backends import get_backend
 from sandbox.backends.base import RunOutcome
-from sandbox.errors import OutputInvalid, OutputMissing, SandboxError
+from sandbox.errors import ImageUnrunnable, OutputInvalid, OutputMissing, SandboxError
 from sandbox.limits import RunLimits
 from sandbox.outputs import read_json_output
 
@@ -91,10 +93,10 @@ def validate_predictions(spec: Spec, data: Any, case_ids: list[str]) -> dict[str
 
     Failure details name the broken rule, never a value from the outputs or the inputs."""
     try:
-        predictions_from_json(spec, data, tuple(case_ids))
+        parsed = predictions_from_json(spec, data, tuple(case_ids))
     except FormatError as exc:
         return Failure(FailureReason.OUTPUT_INVALID, exc.rule)
-    return {case_id: data[case_id] for case_id in case_ids}
+    return entries_of(spec, parsed)
 
 
 def _failure_of(outcome: RunOutcome) -> Failure | None:
@@ -107,6 +109,11 @@ def _failure_of(outcome: RunOutcome) -> Failure | None:
     return Failure(outcome.verdict)
 
 
+def node_name() -> str:
+    """This worker's name as runs record it (ENCLAVE_NODE_NAME, else host and process)."""
+    return os.environ.get("ENCLAVE_NODE_NAME") or f"{socket.gethostname()}:{os.getpid()}"
+
+
 def _claim(submission_id: int) -> Submission | None:
     with transaction.atomic():
         submission = (
@@ -116,9 +123,38 @@ def _claim(submission_id: int) -> Submission | None:
         if submission is None or submission.status != Status.QUEUED:
             return None
         submission.status = Status.RUNNING
-        submission.started_at = timezone.now()
-        submission.save(update_fields=["status", "started_at"])
+        submission.started_at = submission.heartbeat_at = timezone.now()
+        submission.attempts += 1
+        submission.node = node_name()
+        submission.save(update_fields=["status", "started_at", "heartbeat_at", "attempts", "node"])
         return submission
+
+
+class Heartbeat:
+    """While a run lasts, stamp `heartbeat_at` every HEARTBEAT_SECONDS from a side thread, so
+    that the sweeper can tell a live run from one whose worker died."""
+
+    def __init__(self, submission_id: int) -> None:
+        self.submission_id = submission_id
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._beat, daemon=True,
+                                       name=f"heartbeat-{submission_id}")
+
+    def _beat(self) -> None:
+        try:
+            while not self.stop.wait(settings.ENCLAVE_HEARTBEAT_SECONDS):
+                Submission.objects.filter(pk=self.submission_id, status=Status.RUNNING).update(
+                    heartbeat_at=timezone.now())
+        finally:
+            connection.close()
+
+    def __enter__(self) -> "Heartbeat":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
 
 
 def _run(submission: Submission, work: Path) -> tuple[RunOutcome, dict[str, Any] | Failure | None]:
@@ -146,8 +182,36 @@ def _run(submission: Submission, work: Path) -> tuple[RunOutcome, dict[str, Any]
     return outcome, predictions
 
 
+def _platform_failure(exc: Exception) -> tuple[RunOutcome, Failure]:
+    if isinstance(exc, ImageUnrunnable):
+        failure = Failure(FailureReason.IMAGE_INVALID, "the image breaks a run-time rule of the sandbox")
+    else:
+        failure = Failure(FailureReason.PLATFORM_ERROR)
+    kind = "sandbox" if isinstance(exc, SandboxError) else type(exc).__name__
+    outcome = RunOutcome(verdict="platform_error", exit_code=None, duration_s=0.0,
+                         logs=f"platform error ({kind}); see the worker log", output_error=None)
+    return outcome, failure
+
+
+def _retry_later(submission: Submission) -> bool:
+    """Requeue after a platform failure while attempts remain (after commit)."""
+    from evaluation.tasks import enqueue_run
+
+    if submission.attempts >= settings.ENCLAVE_RUN_ATTEMPTS:
+        return False
+    submission.status = Status.QUEUED
+    submission.node = ""
+    delay = 5 * 2 ** (submission.attempts - 1)
+    transaction.on_commit(lambda: enqueue_run(submission.pk, submission.phase.queue, delay=delay))
+    return True
+
+
 def submission_execute(*, submission_id: int) -> None:
-    """Run a queued submission in the sandbox and record what happened."""
+    """Run a queued submission in the sandbox and record what happened.
+
+    Platform failures are retried (ENCLAVE_RUN_ATTEMPTS in all) and never count against the
+    team's quota; a submission cancelled meanwhile keeps its status and its outputs are dropped.
+    """
     from evaluation.tasks import enqueue_score
 
     submission = _claim(submission_id)
@@ -159,27 +223,29 @@ def submission_execute(*, submission_id: int) -> None:
     work.chmod(0o755)
     predictions: Any = None
     try:
-        outcome, predictions = _run(submission, work)
+        with Heartbeat(submission_id):
+            outcome, predictions = _run(submission, work)
         failure = _failure_of(outcome) or (predictions if isinstance(predictions, Failure) else None)
-    except Exception as exc:  # anything here is the platform's fault, never the team's
+    except Exception as exc:  # anything here is the platform's (or, rarely, the image's) fault
         logger.exception("platform failure running submission %s", submission_id)
-        failure = Failure(FailureReason.PLATFORM_ERROR)
-        kind = "sandbox" if isinstance(exc, SandboxError) else type(exc).__name__
-        outcome = RunOutcome(verdict="platform_error", exit_code=None, duration_s=0.0,
-                             logs=f"platform error ({kind}); see the worker log", output_error=None)
+        outcome, failure = _platform_failure(exc)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     with transaction.atomic():
-        submission = Submission.objects.select_for_update().get(pk=submission_id)
+        submission = Submission.objects.select_for_update().select_related("phase").get(
+            pk=submission_id)
         if submission.status != Status.RUNNING:
             return
         RunRecord.objects.update_or_create(submission=submission, defaults={
             "verdict": outcome.verdict, "exit_code": outcome.exit_code,
             "duration_s": outcome.duration_s, "logs": outcome.logs,
-            "output_error": (outcome.output_error or "")[:200], "node": socket.gethostname(),
+            "output_error": (outcome.output_error or "")[:200], "node": submission.node,
         })
         submission.exit_code = outcome.exit_code
-        if failure is not None:
+        if failure is not None and failure.reason == FailureReason.PLATFORM_ERROR and _retry_later(
+                submission):
+            pass
+        elif failure is not None:
             submission.status = Status.FAILED
             submission.failure_reason = failure.reason
             submission.failure_detail = failure.detail[:200]
@@ -191,3 +257,30 @@ def submission_execute(*, submission_id: int) -> None:
             submission.status = Status.SCORING
             transaction.on_commit(lambda: enqueue_score(submission_id))
         submission.save()
+
+
+def runs_sweep(*, stale_after_s: float | None = None) -> dict[str, int]:
+    """Recover runs whose worker stopped beating: requeue them (a platform failure, so never
+    counted against the quota), or fail them once attempts are spent. Returns the counts."""
+    stale_after_s = stale_after_s or settings.ENCLAVE_HEARTBEAT_STALE_SECONDS
+    cutoff = timezone.now() - timedelta(seconds=stale_after_s)
+    counts = {"requeued": 0, "failed": 0}
+    stale = Submission.objects.filter(status=Status.RUNNING, heartbeat_at__lt=cutoff)
+    for submission_id in stale.values_list("pk", flat=True):
+        with transaction.atomic():
+            submission = Submission.objects.select_for_update().select_related("phase").get(
+                pk=submission_id)
+            if submission.status != Status.RUNNING or submission.heartbeat_at is None or (
+                    submission.heartbeat_at >= cutoff):
+                continue
+            logger.warning("run of submission %s on %s lost its heartbeat", submission.pk,
+                           submission.node)
+            if _retry_later(submission):
+                counts["requeued"] += 1
+            else:
+                submission.status = Status.FAILED
+                submission.failure_reason = FailureReason.PLATFORM_ERROR
+                submission.finished_at = timezone.now()
+                counts["failed"] += 1
+            submission.save()
+    return counts

@@ -12,7 +12,7 @@ from challenges.errors import PhaseNotReady
 from challenges.models import Phase
 from challenges.selectors import phase_case_count, phase_is_open
 from evaluation.errors import NotATeamMember, QuotaExceeded, SubmissionRefused
-from evaluation.models import AlgorithmImage, FailureReason, Submission
+from evaluation.models import FINAL_STATUSES, AlgorithmImage, FailureReason, Status, Submission
 
 
 def submissions_counted(phase: Phase, team: Team) -> int:
@@ -21,6 +21,7 @@ def submissions_counted(phase: Phase, team: Team) -> int:
     return (
         Submission.objects.filter(phase=phase, team=team, created__gte=since)
         .exclude(failure_reason=FailureReason.PLATFORM_ERROR)
+        .exclude(status=Status.CANCELLED)
         .count()
     )
 
@@ -53,4 +54,20 @@ def submission_create(*, user: User, team: Team, phase: Phase,
             phase=phase, team=team, image=image, submitted_by=user
         )
         transaction.on_commit(lambda: enqueue_run(submission.pk, phase.queue))
+    return submission
+
+
+def submission_cancel(*, user: User, submission: Submission) -> Submission:
+    """Cancel a queued or running submission of the user's team. A running container finishes
+    or times out on its worker, but its outputs are dropped; cancelled runs never count."""
+    if not is_team_member(user, submission.team):
+        raise NotATeamMember("not_a_team_member", _("You are not a member of this team."))
+    with transaction.atomic():
+        submission = Submission.objects.select_for_update().get(pk=submission.pk)
+        if submission.status in FINAL_STATUSES or submission.status == Status.SCORING:
+            raise SubmissionRefused("already_finished",
+                                    _("The submission has already finished."), status=409)
+        submission.status = Status.CANCELLED
+        submission.finished_at = timezone.now()
+        submission.save(update_fields=["status", "finished_at"])
     return submission

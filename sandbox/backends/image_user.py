@@ -13,7 +13,7 @@ from typing import Any
 import docker
 import requests
 
-from sandbox.errors import SandboxError
+from sandbox.errors import ImageUnrunnable, SandboxError
 from sandbox.intake import is_root_user
 
 _PASSWD_MAX_BYTES = 1024 * 1024
@@ -22,7 +22,7 @@ _PASSWD_MAX_BYTES = 1024 * 1024
 def image_user(inspect: dict[str, Any]) -> str:
     user = ((inspect.get("Config") or {}).get("User") or "").strip()
     if is_root_user(user):
-        raise SandboxError(f"refusing to run image {inspect.get('Id')}: its user is root or empty")
+        raise ImageUnrunnable(f"refusing to run image {inspect.get('Id')}: its user is root or empty")
     return user
 
 
@@ -32,7 +32,7 @@ def refuse_root_alias(api: docker.APIClient, container: str, user: str) -> None:
         return
     passwd = _read_passwd(api, container)
     if passwd is not None and uid_of(name, passwd) == 0:
-        raise SandboxError(f"refusing to run: the image's user {name!r} has uid 0")
+        raise ImageUnrunnable(f"refusing to run: the image's user {name!r} has uid 0")
 
 
 def uid_of(name: str, passwd: str) -> int | None:

@@ -6,15 +6,25 @@ these tests commit to) and the broker from settings (Redis under `make test`). N
 
 import io
 import os
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import docker
 import pytest
+from django.core.management import call_command
 from django.db import connection
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from accounts.models import SocietyRole
+from challenges.services import challenge_create, phase_create
+from examples.phantom import build_phantom
+from tests import factories
 
 ROOT = Path(__file__).resolve().parents[2]
 FAILING_DOCKERFILE = b"""FROM enclave/base:bookworm
@@ -50,9 +60,47 @@ def failing_tar(docker_client, tmp_path_factory) -> Path:
     return _save(docker_client, tag, tmp_path_factory.mktemp("images") / "exit-one.tar")
 
 
+@dataclass
+class Workers:
+    """Starts real `celery worker` processes on this test's database, storage and secrets."""
+
+    env: dict[str, str]
+    log_dir: Path
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def start(self, name: str, **extra_env: str) -> subprocess.Popen[bytes]:
+        log = (self.log_dir / f"worker-{name}.log").open("wb")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default,sandbox-cpu",
+             "--concurrency", "1", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
+             "-n", f"{name}@%h"],
+            cwd=ROOT, env={**self.env, "ENCLAVE_NODE_NAME": name, **extra_env}, stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        log.close()
+        self.processes[name] = process
+        return process
+
+    def kill(self, name: str) -> None:
+        """SIGKILL the worker and its pool children at once, as a crashed node would die."""
+        process = self.processes[name]
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+
+    def stop_all(self) -> None:
+        for name, process in self.processes.items():
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+            if process.returncode not in (0, -15, -9):
+                print((self.log_dir / f"worker-{name}.log").read_text()[-5000:])
+
+
 @pytest.fixture
-def celery_worker(transactional_db, isolated_storage, settings, tmp_path) -> Iterator[None]:
-    """A real worker process sharing this test's database, storage and secrets."""
+def workers(transactional_db, isolated_storage, settings, tmp_path) -> Iterator[Workers]:
     from config.celery import app
 
     db = connection.settings_dict
@@ -70,23 +118,18 @@ def celery_worker(transactional_db, isolated_storage, settings, tmp_path) -> Ite
         "SANDBOX_BACKEND": "sandbox.backends.docker.DockerBackend",
     }
     app.control.purge()
-    log = (tmp_path / "worker.log").open("wb")
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default,sandbox-cpu",
-         "--concurrency", "1", "--loglevel", "INFO", "--without-gossip", "--without-mingle"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
+    pool = Workers(env=env, log_dir=tmp_path)
     try:
-        yield
+        yield pool
     finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-        log.close()
-        if worker.returncode not in (0, -15):
-            print((tmp_path / "worker.log").read_text()[-5000:])
+        pool.stop_all()
+
+
+@pytest.fixture
+def celery_worker(workers) -> Workers:
+    """One real worker process."""
+    workers.start("node-a")
+    return workers
 
 
 def wait_until_final(client, submission_id: int, timeout: float = 600) -> dict:
@@ -98,3 +141,37 @@ def wait_until_final(client, submission_id: int, timeout: float = 600) -> dict:
             return body
         time.sleep(0.5)
     raise AssertionError(f"submission {submission_id} not final after {timeout} s")
+
+
+@pytest.fixture
+def phantom_world(workers, tmp_path):
+    society = factories.SocietyFactory(slug="jrs")
+    factories.society_member(society, SocietyRole.STEWARD, "jrs-steward")
+    team = factories.TeamFactory(slug="team-a")
+    alice = factories.team_member(team, "alice")
+    challenge = challenge_create(society=society, slug="lesion-phantom", title="Lesion phantom",
+                                 labels=["absent", "present"], positive_label="present",
+                                 is_published=True)
+    phase_create(challenge=challenge, slug="sanity", title="Sanity", is_hidden=False,
+                 wall_seconds=120)
+    phase_create(challenge=challenge, slug="test", title="Test", is_hidden=True, wall_seconds=120)
+    phantom = build_phantom(tmp_path / "phantom", n_sanity=4, n_test=24)
+    for phase, folder, labels in [("sanity", phantom.sanity_dir, phantom.sanity_labels),
+                                  ("test", phantom.test_dir, phantom.test_labels)]:
+        call_command("import_cases", "--challenge", "lesion-phantom", "--phase", phase,
+                     "--labels", str(labels), str(folder))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=alice).key}")
+    return client
+
+
+def upload_and_submit(client: APIClient, tarball: Path, phase: str) -> int:
+    with tarball.open("rb") as fh:
+        image = client.post("/api/v1/images/", {"team": "team-a", "file": fh},
+                            format="multipart")
+    assert image.status_code == 201, image.content
+    submission = client.post("/api/v1/submissions/", {
+        "challenge": "lesion-phantom", "phase": phase, "team": "team-a",
+        "image": image.json()["image_id"]}, format="json")
+    assert submission.status_code == 201, submission.content
+    return submission.json()["id"]

@@ -6,58 +6,18 @@ REST API as a team uses it.
 
 import io
 import json
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from accounts.models import SocietyRole
-from challenges.services import challenge_create, phase_create
 from evaluation.models import CaseResult, RunRecord
-from examples.phantom import build_phantom
-from tests import factories
-from tests.e2e.conftest import wait_until_final
+from tests.e2e.conftest import upload_and_submit, wait_until_final
 
 pytestmark = [pytest.mark.docker, pytest.mark.e2e]
 
 
-@pytest.fixture
-def phantom_world(celery_worker, tmp_path):
-    society = factories.SocietyFactory(slug="jrs")
-    factories.society_member(society, SocietyRole.STEWARD, "jrs-steward")
-    team = factories.TeamFactory(slug="team-a")
-    alice = factories.team_member(team, "alice")
-    challenge = challenge_create(society=society, slug="lesion-phantom", title="Lesion phantom",
-                                 labels=["absent", "present"], positive_label="present",
-                                 is_published=True)
-    phase_create(challenge=challenge, slug="sanity", title="Sanity", is_hidden=False,
-                 wall_seconds=120)
-    phase_create(challenge=challenge, slug="test", title="Test", is_hidden=True, wall_seconds=120)
-    phantom = build_phantom(tmp_path / "phantom", n_sanity=4, n_test=24)
-    for phase, folder, labels in [("sanity", phantom.sanity_dir, phantom.sanity_labels),
-                                  ("test", phantom.test_dir, phantom.test_labels)]:
-        call_command("import_cases", "--challenge", "lesion-phantom", "--phase", phase,
-                     "--labels", str(labels), str(folder))
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=alice).key}")
-    return client
-
-
-def upload_and_submit(client: APIClient, tarball: Path, phase: str) -> int:
-    with tarball.open("rb") as fh:
-        image = client.post("/api/v1/images/", {"team": "team-a", "file": fh},
-                            format="multipart")
-    assert image.status_code == 201, image.content
-    submission = client.post("/api/v1/submissions/", {
-        "challenge": "lesion-phantom", "phase": phase, "team": "team-a",
-        "image": image.json()["image_id"]}, format="json")
-    assert submission.status_code == 201, submission.content
-    return submission.json()["id"]
-
-
-def test_a_real_image_runs_on_hidden_cases_and_reaches_the_leaderboard(phantom_world,
+def test_a_real_image_runs_on_hidden_cases_and_reaches_the_leaderboard(celery_worker, phantom_world,
                                                                        weak_baseline_tar):
     client = phantom_world
     submission_id = upload_and_submit(client, weak_baseline_tar, "test")
@@ -74,7 +34,7 @@ def test_a_real_image_runs_on_hidden_cases_and_reaches_the_leaderboard(phantom_w
         (1, "team-a", auroc["value"])]
 
 
-def test_a_failing_image_gets_a_reason_and_logs_only_in_sanity(phantom_world, failing_tar):
+def test_a_failing_image_gets_a_reason_and_logs_only_in_sanity(celery_worker, phantom_world, failing_tar):
     client = phantom_world
     hidden = wait_until_final(client, upload_and_submit(client, failing_tar, "test"))
     sanity = wait_until_final(client, upload_and_submit(client, failing_tar, "sanity"))
@@ -89,7 +49,8 @@ def test_a_failing_image_gets_a_reason_and_logs_only_in_sanity(phantom_world, fa
     assert "boom from the container" in RunRecord.objects.get(submission_id=hidden["id"]).logs
 
 
-def test_the_submit_command_waits_and_shows_only_the_team_view(phantom_world, weak_baseline_tar):
+def test_the_submit_command_waits_and_shows_only_the_team_view(celery_worker, phantom_world,
+                                                                weak_baseline_tar):
     out = io.StringIO()
     call_command("submit", "--challenge", "lesion-phantom", "--phase", "test", "--team", "team-a",
                  "--wait", "--timeout", "600", str(weak_baseline_tar), stdout=out)

@@ -11,7 +11,7 @@ def fake_sandbox(settings, monkeypatch):
 
     settings.SANDBOX_BACKEND = "sandbox.backends.fake.FakeBackend"
     monkeypatch.setattr("evaluation.tasks.enqueue_run",
-                        lambda pk, queue: services.submission_execute(submission_id=pk))
+                        lambda pk, queue, **_: services.submission_execute(submission_id=pk))
     monkeypatch.setattr("evaluation.tasks.enqueue_score",
                         lambda pk: services.submission_score(submission_id=pk))
     monkeypatch.setattr("evaluation.tasks.enqueue_ranking",

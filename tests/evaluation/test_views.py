@@ -57,7 +57,7 @@ def test_leaderboard_page_shows_the_interval(world, client):
 
 def test_submit_page_queues_a_submission(world, client, monkeypatch):
     queued = []
-    monkeypatch.setattr("evaluation.tasks.enqueue_run", lambda pk, queue: queued.append(queue))
+    monkeypatch.setattr("evaluation.tasks.enqueue_run", lambda pk, queue, **_: queued.append(queue))
     factories.add_cases(world.phase, ["present"])
     image = factories.image_record(world.team, world.member)
     client.force_login(world.member)

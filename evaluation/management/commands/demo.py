@@ -70,10 +70,10 @@ class Command(BaseCommand):
             worker.wait(timeout=30)
 
     def start_worker(self) -> subprocess.Popen[bytes]:
-        self.step("starting a Celery worker (queues: default, sandbox-cpu)")
+        self.step("starting a Celery worker (queues: default, sandbox-cpu; the run sweeper on beat)")
         return subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default,sandbox-cpu",
-             "--concurrency", "2", "--loglevel", "WARNING"],
+             "--concurrency", "2", "--loglevel", "WARNING", "--beat"],
             cwd=settings.BASE_DIR, env=os.environ.copy(),
         )
 
