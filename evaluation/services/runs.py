@@ -5,6 +5,7 @@ transaction open: it takes minutes), record (running -> scoring or failed). Scor
 only after the record commits.
 """
 
+import hashlib
 import json
 import logging
 import os
@@ -22,7 +23,7 @@ from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.utils import timezone
 
-from challenges.models import Case, Phase
+from challenges.models import Case, CaseFile, Phase
 from challenges.selectors import cases_for_run
 from evaluation.metrics.formats import FormatError, entries_of, predictions_from_json
 from evaluation.metrics.spec import Spec
@@ -65,12 +66,38 @@ def manifest_for(phase: Phase, cases: list[Case]) -> dict[str, Any]:
     }
 
 
-def _link_or_copy(key: str, target: Path) -> None:
+class CorruptCaseFile(Exception):
+    """A stored case file no longer matches its SHA-256: never served to a container."""
+
+
+def cached_case_file(case_file: CaseFile) -> Path:
+    """The node-local, content-addressed copy of a case file (SANDBOX_WORK_ROOT/cache), filled
+    once per node from storage and checked against its SHA-256. No container ever mounts it:
+    runs get hard links to it in their own input folders."""
+    sha = case_file.sha256
+    path = Path(settings.SANDBOX_WORK_ROOT) / "cache" / sha[:2] / sha
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    partial = path.with_name(f"{sha}.{os.getpid()}.{threading.get_ident()}.part")
+    digest = hashlib.sha256()
+    with default_storage.open(case_file.storage_key, "rb") as src, partial.open("wb") as dst:
+        while chunk := src.read(4 * 1024 * 1024):
+            digest.update(chunk)
+            dst.write(chunk)
+    if digest.hexdigest() != sha:
+        partial.unlink()
+        raise CorruptCaseFile(f"stored file {case_file.storage_key} does not match its sha256")
+    partial.chmod(0o644)
+    os.replace(partial, path)
+    return path
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
     try:
-        os.link(default_storage.path(key), target)
-    except (NotImplementedError, OSError):
-        with default_storage.open(key, "rb") as src, target.open("wb") as dst:
-            shutil.copyfileobj(src, dst, 4 * 1024 * 1024)
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
         target.chmod(0o644)
 
 
@@ -81,7 +108,7 @@ def stage_inputs(phase: Phase, input_dir: Path) -> list[str]:
         case_dir = input_dir / case.case_id
         case_dir.mkdir(mode=0o755)
         for case_file in case.files.all():
-            _link_or_copy(case_file.storage_key, case_dir / case_file.name)
+            _link_or_copy(cached_case_file(case_file), case_dir / case_file.name)
     manifest = input_dir / "manifest.json"
     manifest.write_text(json.dumps(manifest_for(phase, cases)))
     manifest.chmod(0o644)

@@ -157,3 +157,44 @@ def test_cancelling_during_a_run_drops_its_outputs(world, labelled,
     assert not CaseResult.objects.exists()
     with pytest.raises(DomainError):
         services.submission_cancel(user=world.member, submission=submission)
+
+
+def test_a_corrupted_case_file_is_never_served(world, labelled, isolated_storage, settings,
+                                               django_capture_on_commit_callbacks):
+    settings.ENCLAVE_RUN_ATTEMPTS = 1
+    victim = world.phase.cases.first().files.first()
+    (isolated_storage / victim.storage_key).write_bytes(b"tampered")
+    seen = []
+
+    def reader(input_dir, output_dir):
+        seen.append(True)
+        return predict(lambda c: 0.5)(input_dir, output_dir)
+
+    submission = submit(world, reader,
+                        django_capture_on_commit_callbacks=django_capture_on_commit_callbacks)
+
+    assert (submission.status, submission.failure_reason) == (Status.FAILED,
+                                                              FailureReason.PLATFORM_ERROR)
+    assert seen == []
+    assert not list((isolated_storage.parent / "runs" / "cache").rglob(victim.sha256))
+
+
+def test_the_node_cache_is_filled_once_and_linked_into_runs(world, labelled, settings,
+                                                           django_capture_on_commit_callbacks):
+    from pathlib import Path
+
+    inodes = []
+
+    def inspector(input_dir, output_dir):
+        manifest = json.loads((input_dir / "manifest.json").read_text())
+        first = input_dir / manifest["cases"][0]["files"][0]
+        inodes.append(first.stat().st_ino)
+        return predict(lambda c: 0.5)(input_dir, output_dir)
+
+    for n in range(2):
+        submit(world, inspector, image_id="sha256:" + f"{n:02d}" * 32,
+               django_capture_on_commit_callbacks=django_capture_on_commit_callbacks)
+
+    cache = Path(settings.SANDBOX_WORK_ROOT) / "cache"
+    assert len(list(cache.rglob("*"))) > 0
+    assert inodes[0] == inodes[1]
