@@ -15,5 +15,6 @@ urlpatterns = [
     path("challenges/<slug:slug>/<slug:phase>/submit/", views.submit, name="submit"),
     path("submissions/", views.my_submissions, name="my-submissions"),
     path("submissions/<int:pk>/", views.submission_detail, name="submission-detail"),
+    path("submissions/<int:pk>/cancel/", views.submission_cancel_view, name="submission-cancel"),
     path("images/upload/", views.image_upload_view, name="image-upload"),
 ]

@@ -16,6 +16,7 @@ from challenges.errors import ChallengeNotFound
 from challenges.models import Phase
 from challenges.selectors import access_phase_by_user
 from config.errors import DomainError, Forbidden
+from evaluation.errors import SubmissionNotFound
 from evaluation.selectors import (
     access_submission_by_user,
     images_of_user,
@@ -24,7 +25,7 @@ from evaluation.selectors import (
     submission_team_view,
     submissions_of_user,
 )
-from evaluation.services import image_upload, submission_create
+from evaluation.services import image_upload, submission_cancel, submission_create
 from evaluation.services.publication import phase_publish, phase_reevaluate_request
 
 
@@ -125,6 +126,20 @@ def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404(exc.message) from exc
     return render(request, "evaluation/submission_detail.html",
                   {"s": submission_team_view(submission)})
+
+
+@login_required
+@require_POST
+def submission_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        submission = access_submission_by_user(request.user, pk)
+        submission_cancel(user=request.user, submission=submission)  # type: ignore[arg-type]
+        messages.success(request, _("Submission %(id)d is cancelled.") % {"id": pk})
+    except SubmissionNotFound as exc:
+        raise Http404(exc.message) from exc
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("evaluation:submission-detail", pk=pk)
 
 
 def _team_of_request(request: HttpRequest) -> Team | None:

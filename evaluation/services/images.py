@@ -1,11 +1,12 @@
 """Image intake: a `docker save` tarball is validated before anything is stored.
 
-One pass over the upload (never held in memory): every chunk read is hashed, written to a
-temporary file and fed to `sandbox.intake.inspect_image_stream`. Only a valid image is stored:
-a storage that can take a file by its path (local FileSystemStorage) moves the temporary file
-into place instead of copying it. A team uploading the same image twice gets the existing record
-back.
-"""
+One pass over the upload (never held in memory): every chunk read is hashed (`tarball_sha256`,
+the upload's own bytes) and fed to `sandbox.intake.inspect_image_stream`, which writes the
+uncompressed archive to a temporary file as it validates it. Only a valid image is stored, always
+as an uncompressed `.tar`: a `.tar.gz` upload is decompressed once here rather than by
+`docker load` on every worker node. A storage that can take a file by its path (local
+FileSystemStorage) moves the temporary file into place instead of copying it. A team uploading
+the same image twice gets the existing record back."""
 
 import hashlib
 import os
@@ -27,18 +28,16 @@ from sandbox.errors import ImageRejected
 from sandbox.intake import ImageInfo, inspect_image_stream
 
 
-class _HashingTee:
-    """A reader over `source` that hashes and copies into `sink` every byte it hands out."""
+class _Hashing:
+    """A reader over `source` that hashes every byte it hands out."""
 
-    def __init__(self, source: BinaryIO, sink: BinaryIO) -> None:
+    def __init__(self, source: BinaryIO) -> None:
         self._source = source
-        self._sink = sink
         self.digest = hashlib.sha256()
 
     def read(self, size: int = -1) -> bytes:
         chunk = self._source.read(size)
         self.digest.update(chunk)
-        self._sink.write(chunk)
         return chunk
 
 
@@ -54,20 +53,20 @@ class _SpooledFile(File):
 
 
 def _intake(source: BinaryIO, max_bytes: int) -> tuple[Path, str, ImageInfo]:
-    """Spool, hash and inspect the upload in one pass; (temp file, sha256, image info)."""
+    """Hash and inspect the upload in one pass; (uncompressed temp file, sha256, image info)."""
     fd, name = tempfile.mkstemp(dir=settings.FILE_UPLOAD_TEMP_DIR, suffix=".image")
     path = Path(name)
     try:
         with os.fdopen(fd, "wb") as spool:
-            tee = _HashingTee(source, spool)
-            info = inspect_image_stream(tee, max_bytes=max_bytes)
+            upload = _Hashing(source)
+            info = inspect_image_stream(upload, max_bytes=max_bytes, copy_to=spool)
     except ImageRejected as exc:
         path.unlink(missing_ok=True)
         raise ImageInvalid(exc.code, exc.message) from exc
     except BaseException:
         path.unlink(missing_ok=True)
         raise
-    return path, tee.digest.hexdigest(), info
+    return path, upload.digest.hexdigest(), info
 
 
 def image_upload(*, team: Team, user: User, source: BinaryIO) -> AlgorithmImage:
@@ -83,10 +82,9 @@ def image_upload(*, team: Team, user: User, source: BinaryIO) -> AlgorithmImage:
         existing = AlgorithmImage.objects.filter(team=team, image_id=info.image_id).first()
         if existing is not None:
             return existing
-        suffix = ".tar.gz" if info.compressed else ".tar"
         with path.open("rb") as fh:
             stored_key = default_storage.save(
-                f"images/{tarball_sha256}{suffix}", _SpooledFile(fh, path)
+                f"images/{tarball_sha256}.tar", _SpooledFile(fh, path)
             )
         with transaction.atomic():
             return AlgorithmImage.objects.create(

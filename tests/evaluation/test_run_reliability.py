@@ -198,3 +198,18 @@ def test_the_node_cache_is_filled_once_and_linked_into_runs(world, labelled, set
     cache = Path(settings.SANDBOX_WORK_ROOT) / "cache"
     assert len(list(cache.rglob("*"))) > 0
     assert inodes[0] == inodes[1]
+
+
+def test_cancel_button_on_the_submission_page(world, labelled, client):
+    image = factories.image_record(world.team, world.member)
+    submission = services.submission_create(user=world.member, team=world.team,
+                                            phase=world.phase, image=image)
+    client.force_login(world.member)
+    assert "Cancel" in client.get(f"/submissions/{submission.pk}/").content.decode()
+
+    client.post(f"/submissions/{submission.pk}/cancel/")
+
+    submission.refresh_from_db()
+    assert submission.status == Status.CANCELLED
+    client.force_login(world.outsider)
+    assert client.post(f"/submissions/{submission.pk}/cancel/").status_code == 404
