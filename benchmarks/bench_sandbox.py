@@ -66,9 +66,9 @@ def build_image() -> None:
         client.close()
 
 
-def stage_cases(input_dir: Path) -> None:
+def stage_cases(input_dir: Path, n_cases: int = N_CASES) -> None:
     cases = []
-    for number in range(N_CASES):
+    for number in range(n_cases):
         case_id = f"case-{number:04d}"
         (input_dir / case_id).mkdir()
         (input_dir / case_id / "image.png").write_bytes(os.urandom(4096))
@@ -105,13 +105,13 @@ def timed(action: Callable[[], None]) -> float:
     return time.perf_counter() - start
 
 
-def bench_overhead(work: Path) -> tuple[str, float, float]:
+def bench_overhead(work: Path, n_cases: int = N_CASES) -> tuple[str, float, float]:
     from sandbox.backends.docker import DockerBackend
     from sandbox.limits import RunLimits
 
-    input_dir = work / "input"
+    input_dir = work / f"input-{n_cases}"
     input_dir.mkdir()
-    stage_cases(input_dir)
+    stage_cases(input_dir, n_cases)
     backend = DockerBackend(work_root=work / "runs")
     limits = RunLimits()
 
@@ -119,7 +119,7 @@ def bench_overhead(work: Path) -> tuple[str, float, float]:
         output = fresh_dir(work / "ours-out")
         outcome = backend.run(image_id=IMAGE, input_dir=input_dir, output_dir=output, limits=limits)
         assert outcome.verdict == "completed", outcome
-        assert len(json.loads((output / "predictions.json").read_text())) == N_CASES
+        assert len(json.loads((output / "predictions.json").read_text())) == n_cases
 
     def reference() -> None:
         output = fresh_dir(work / "ref-out")
@@ -139,7 +139,7 @@ def bench_overhead(work: Path) -> tuple[str, float, float]:
             check=True,
             stdout=subprocess.DEVNULL,
         )
-        assert len(json.loads((output / "predictions.json").read_text())) == N_CASES
+        assert len(json.loads((output / "predictions.json").read_text())) == n_cases
 
     ours()
     reference()
@@ -148,7 +148,7 @@ def bench_overhead(work: Path) -> tuple[str, float, float]:
         ours_times.append(timed(ours))
         reference_times.append(timed(reference))
     return (
-        "sandbox-overhead-100",
+        f"sandbox-overhead-{n_cases}",
         statistics.median(ours_times),
         statistics.median(reference_times),
     )
@@ -157,7 +157,7 @@ def bench_overhead(work: Path) -> tuple[str, float, float]:
 def run() -> list[tuple[str, float, float]]:
     build_image()
     with tempfile.TemporaryDirectory(prefix="enclave-bench-sandbox-") as work:
-        return [bench_overhead(Path(work))]
+        return [bench_overhead(Path(work), 100), bench_overhead(Path(work), 1000)]
 
 
 if __name__ == "__main__":
