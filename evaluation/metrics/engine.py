@@ -85,9 +85,10 @@ def _segmentation_values(entry: MetricEntry, truth: CaseData, prediction: CaseDa
 
 def case_values(entry: MetricEntry, truth: CaseData, prediction: CaseData) -> np.ndarray:
     """Per-case values of a case metric (nan where undefined)."""
-    if "segmentation" in registry.get(entry.name).tasks:
+    definition = registry.get(entry.name)
+    if "segmentation" in definition.tasks:
         return _segmentation_values(entry, truth, prediction)
-    raise ValueError(f"{entry.name} is not a per-case metric")
+    return np.asarray(definition.fn(truth.values, prediction.values, **entry.params), dtype=float)
 
 
 def _set_inputs(spec: Spec, entry: MetricEntry, truth: CaseData,

@@ -53,6 +53,7 @@ METRIC_MODULES: tuple[str, ...] = (
     "evaluation.metrics.regression",
     "evaluation.metrics.segmentation",
     "evaluation.metrics.detection",
+    "evaluation.metrics.per_case",
 )
 
 MetricFn = TypeVar("MetricFn", bound=Callable[..., Any])
