@@ -20,7 +20,7 @@ from typing import Any, BinaryIO, cast
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from challenges.models import Case, CaseFile, Phase
@@ -239,8 +239,6 @@ def submission_execute(*, submission_id: int) -> None:
     Platform failures are retried (ENCLAVE_RUN_ATTEMPTS in all) and never count against the
     team's quota; a submission cancelled meanwhile keeps its status and its outputs are dropped.
     """
-    from evaluation.tasks import enqueue_score
-
     submission = _claim(submission_id)
     if submission is None:
         return
@@ -258,6 +256,23 @@ def submission_execute(*, submission_id: int) -> None:
         outcome, failure = _platform_failure(exc)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    try:
+        _record(submission_id, outcome, failure, predictions)
+    except DatabaseError:  # whatever the run produced, the submission must not stay running
+        logger.exception("could not record the run of submission %s", submission_id)
+        _record(submission_id, _platform_failure(RuntimeError("record"))[0],
+                Failure(FailureReason.PLATFORM_ERROR), None)
+
+
+def _text(value: str) -> str:
+    """Container text as the database can hold it (PostgreSQL text refuses NUL)."""
+    return value.replace("\x00", "\ufffd")
+
+
+def _record(submission_id: int, outcome: RunOutcome, failure: Failure | None,
+            predictions: Any) -> None:
+    from evaluation.tasks import enqueue_score
+
     with transaction.atomic():
         submission = Submission.objects.select_for_update().select_related("phase").get(
             pk=submission_id)
@@ -265,8 +280,8 @@ def submission_execute(*, submission_id: int) -> None:
             return
         RunRecord.objects.update_or_create(submission=submission, defaults={
             "verdict": outcome.verdict, "exit_code": outcome.exit_code,
-            "duration_s": outcome.duration_s, "logs": outcome.logs,
-            "output_error": (outcome.output_error or "")[:200], "node": submission.node,
+            "duration_s": outcome.duration_s, "logs": _text(outcome.logs),
+            "output_error": _text(outcome.output_error or "")[:200], "node": submission.node,
         })
         submission.exit_code = outcome.exit_code
         if failure is not None and failure.reason == FailureReason.PLATFORM_ERROR and _retry_later(
@@ -275,7 +290,7 @@ def submission_execute(*, submission_id: int) -> None:
         elif failure is not None:
             submission.status = Status.FAILED
             submission.failure_reason = failure.reason
-            submission.failure_detail = failure.detail[:200]
+            submission.failure_detail = _text(failure.detail)[:200]
             submission.finished_at = timezone.now()
         else:
             from evaluation.services.scoring import store_predictions

@@ -1,21 +1,24 @@
 """The adversarial suite's fixtures: hostile images through the normal path, and the host's checks.
 
-`attack(name, **phase_limits) -> AttackRun` builds (once per session) `enclave-adv/<name>:latest`
+`attack(name, phase="test") -> AttackRun` builds (once per session) `enclave-adv/<name>:latest`
 from image/ (ATTACK=name), uploads its `docker save` tarball through the REST API, submits it to
-the hidden phase `test` of a small phantom challenge (4 sanity + 6 test cases, tight limits) and
-polls like a team until the submission is final, all through a real Celery worker process and the
-docker engine (the e2e fixtures). Every run is then checked for containment before the test sees
-it: no container left, the run dirs gone, no `adv-escape*` file on the host, the host canary, the
-stored case files and /etc/passwd unchanged, and the team's views (API and pages) categorical:
-no logs, no log line, no report. The test then asserts what is specific to its attack, often from
-the attack's own `ADV-REPORT` line in the society-only run logs.
+a hidden phase of a small phantom challenge (4 sanity + 6 test cases; 256 MiB, 1 CPU, 8 MiB of
+output, 15 s, or 5 s in `test-short`) and polls like a team until the submission is final, through
+a real Celery worker process and the docker engine. Every run is then checked for containment
+before the test sees it: no container of its image left, no run dir left, no `adv-escape*` file on
+the host, the host canary, /etc/passwd, the stored and the node-cached case files unchanged, and
+the team's views (API detail and list, both pages) categorical: no logs, no log line, no report.
+The test then asserts what is specific to its attack, often from the attack's own `ADV-REPORT`
+line in the run logs that only the society and operators see.
 
-The network attacks aim only at listeners this suite opens: on 127.0.0.1 and on the gateway of a
-docker bridge network it creates (and removes) itself.
+One world and one worker per module (`adv_world`), committed to the test database and flushed
+after the module: per-test worlds cost ~6 s each. The network attacks aim only at listeners this
+suite opens, on 127.0.0.1 and on the gateway of a docker bridge network it creates and removes.
 """
 
 import hashlib
 import json
+import os
 import re
 import socket
 import threading
@@ -30,7 +33,8 @@ import pytest
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.management import call_command
-from django.test import Client
+from django.db import connection
+from django.test import Client, override_settings
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -40,19 +44,17 @@ from challenges.services import challenge_create, phase_create
 from evaluation.models import RunRecord
 from examples.phantom import build_phantom
 from tests import factories
-from tests.e2e.conftest import (  # noqa: F401 (fixtures)
-    celery_worker,
-    docker_client,
-    wait_until_final,
-    workers,
-)
+from tests.e2e.conftest import Workers, docker_client, wait_until_final  # noqa: F401
 
 IMAGE_DIR = Path(__file__).parent / "image"
 LOG_MARKER = "ADV-LOG-MARKER-7f3a"  # printed by every attack on stdout and stderr
 RUN_LABEL = "enclave.sandbox=run"
+RUN_DIR_PREFIXES = ("sub", "enclave-run-")  # evaluation.services.runs, sandbox output areas
 NETWORK_ATTACKS = ("tcp", "udp")
 DEFAULT_LIMITS = {"wall_seconds": 15, "memory_mb": 256, "output_mb": 8, "cpus": 1.0,
                   "submission_limit": 1000}
+HIDDEN_PHASES = {"test": 15, "test-short": 5}  # slug -> wall_seconds
+HOST_SECRET = "ADV-HOST-ENV-SECRET-41c9"  # noqa: S105 (no password) in the host's environment (tests and worker)
 TEAM_VIEW_FIELDS = {"id", "challenge", "phase", "team", "image", "status", "failure_reason",
                     "failure_detail", "exit_code", "created", "finished", "scores",
                     "scores_withheld", "logs"}
@@ -130,7 +132,8 @@ def attack_tarball(docker_client, listeners, tmp_path_factory) -> Callable[[str]
 
     def tarball(name: str) -> Path:
         if name not in saved:
-            aims = {"tcp": listeners.tcp, "udp": listeners.udp}.get(name, [])
+            aims = {"tcp": listeners.tcp, "udp": listeners.udp,
+                    "raw_sockets": listeners.tcp}.get(name, [])
             tag = f"enclave-adv/{name.replace('_', '-')}:latest"
             docker_client.images.build(
                 path=str(IMAGE_DIR), tag=tag, rm=True,
@@ -145,7 +148,7 @@ def attack_tarball(docker_client, listeners, tmp_path_factory) -> Callable[[str]
     return tarball
 
 
-# -- the world ------------------------------------------------------------------------------------
+# -- the world: one per module ------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
@@ -157,9 +160,10 @@ def phantom(tmp_path_factory):
 class AdvWorld:
     api: APIClient
     web: Client
+    media: Path
 
 
-def build_world(phantom, limits: dict[str, Any]) -> AdvWorld:
+def build_world(phantom, media: Path) -> AdvWorld:
     society = factories.SocietyFactory(slug="jrs")
     factories.society_member(society, SocietyRole.STEWARD, "jrs-steward")
     team = factories.TeamFactory(slug="team-a")
@@ -169,16 +173,75 @@ def build_world(phantom, limits: dict[str, Any]) -> AdvWorld:
                                  is_published=True)
     phase_create(challenge=challenge, slug="sanity", title="Sanity", is_hidden=False,
                  **DEFAULT_LIMITS)
-    phase_create(challenge=challenge, slug="test", title="Test", is_hidden=True, **limits)
-    for phase, folder, labels in [("sanity", phantom.sanity_dir, phantom.sanity_labels),
-                                  ("test", phantom.test_dir, phantom.test_labels)]:
-        call_command("import_cases", "--challenge", "adv", "--phase", phase,
-                     "--labels", str(labels), str(folder))
+    for slug, wall_seconds in HIDDEN_PHASES.items():
+        phase_create(challenge=challenge, slug=slug, title=slug, is_hidden=True,
+                     **{**DEFAULT_LIMITS, "wall_seconds": wall_seconds})
+    for phase in ("sanity", *HIDDEN_PHASES):
+        split = "sanity" if phase == "sanity" else "test"
+        call_command("import_cases", "--challenge", "adv", "--phase", phase, "--labels",
+                     str(getattr(phantom, f"{split}_labels")),
+                     str(getattr(phantom, f"{split}_dir")))
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=alice).key}")
     web = Client()
     web.force_login(alice)
-    return AdvWorld(api=api, web=web)
+    return AdvWorld(api=api, web=web, media=media)
+
+
+def worker_env(root: Path) -> dict[str, str]:
+    db = connection.settings_dict
+    return {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+        if db["ENGINE"].endswith("postgresql") else f"sqlite:///{db['NAME']}",
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "ENCLAVE_MEDIA_ROOT": str(root / "media"),
+        "ENCLAVE_SECRETS_DIR": str(root / "secrets"),
+        "SANDBOX_WORK_ROOT": str(root / "runs"),
+        "SANDBOX_BACKEND": "sandbox.backends.docker.DockerBackend",
+    }
+
+
+@pytest.fixture(scope="module")
+def adv_world(django_db_setup, django_db_blocker, tmp_path_factory, phantom) -> Iterator[AdvWorld]:
+    """One world and one real worker per module, committed to the test database, flushed after.
+
+    (Per-test worlds cost ~6 s each: a worker start and stop and a flush.)"""
+    from config.celery import app
+
+    root = tmp_path_factory.mktemp("adv-world")
+    storage = {"BACKEND": "django.core.files.storage.FileSystemStorage",
+               "OPTIONS": {"location": str(root / "media")}}
+    isolated = override_settings(STORAGES={**settings.STORAGES, "default": storage},
+                                 SANDBOX_WORK_ROOT=str(root / "runs"),
+                                 SECRETS_DIR=root / "secrets")
+    with django_db_blocker.unblock(), isolated, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ENCLAVE_ADV_HOST_SECRET", HOST_SECRET)
+        app.control.purge()
+        pool = Workers(env=worker_env(root), log_dir=root)
+        try:
+            world = build_world(phantom, root / "media")
+            pool.start("adv-node")
+            yield world
+        finally:
+            pool.stop_all()
+            call_command("flush", interactive=False, verbosity=0)
+
+
+@pytest.fixture
+def transactional_db(adv_world, django_db_blocker) -> Iterator[None]:
+    """Overrides pytest-django's: the module's world stays committed between its tests.
+
+    (Requesting a fixture of this name is also what makes pytest-django create the test
+    database.) Each test may use the database, outside any transaction, as the worker does."""
+    with django_db_blocker.unblock():
+        yield
+
+
+@pytest.fixture(autouse=True)
+def isolated_storage(adv_world) -> Path:
+    """Overrides tests/conftest.py's per-test storage: the module's world owns storage."""
+    return adv_world.media
 
 
 # -- one attack ------------------------------------------------------------------------------------
@@ -257,8 +320,10 @@ def assert_contained(docker_client, image_id: str, host: HostState,  # noqa: F81
     mine = {"label": RUN_LABEL, "ancestor": image_id}
     assert docker_client.containers.list(all=True, filters=mine) == [], "a container was left"
     work_root = Path(settings.SANDBOX_WORK_ROOT)
-    leftovers = list(work_root.iterdir()) if work_root.exists() else []
-    assert leftovers == [], "run dirs left behind"
+    run_dirs = [p.name for p in work_root.iterdir() if p.name.startswith(RUN_DIR_PREFIXES)]
+    assert run_dirs == [], "run dirs left behind"
+    for cached in (work_root / "cache").glob("*/*"):  # the node's content-addressed case files
+        assert _sha256(cached.read_bytes()) == cached.name, "a cached case file changed"
     with open("/proc/self/mountinfo") as mounts:
         assert str(work_root) not in mounts.read(), "an /output tmpfs is still mounted"
     assert escaped_files(basetemp) == []
@@ -282,32 +347,31 @@ def host_canary(tmp_path_factory) -> Path:
     return canary
 
 
-@pytest.fixture(autouse=True)
-def host_secret_in_environment(monkeypatch) -> str:
-    """A secret in the host's environment (the test's and the worker's): no run may see it."""
-    secret = "ADV-HOST-ENV-SECRET-41c9"
-    monkeypatch.setenv("ENCLAVE_ADV_HOST_SECRET", secret)
-    return secret
-
-
 @pytest.fixture
-def attack(celery_worker, docker_client, attack_tarball, phantom, host_canary,  # noqa: F811
+def attack(transactional_db, adv_world, docker_client, attack_tarball, host_canary,  # noqa: F811
            tmp_path_factory) -> Callable[..., AttackRun]:
-    world: list[AdvWorld] = []
+    """`attack(name, phase="test")`: submit enclave-adv/<name> and check the host afterwards."""
 
-    def run(name: str, *, phase: str = "test", **limits: Any) -> AttackRun:
-        if not world:
-            world.append(build_world(phantom, {**DEFAULT_LIMITS, **limits}))
+    def run(name: str, *, phase: str = "test", timeout: float = 90) -> AttackRun:
         host = HostState(canary=host_canary)
         before = host.snapshot()
-        submission_id = submit(world[0], attack_tarball(name), phase)
-        final = wait_until_final(world[0].api, submission_id, timeout=180)
+        submission_id = submit(adv_world, attack_tarball(name), phase)
+        final = wait_until_final(adv_world.api, submission_id, timeout=timeout)
         logs = RunRecord.objects.get(submission_id=submission_id).logs
-        result = AttackRun(final=final, team_views=team_views(world[0], submission_id),
+        result = AttackRun(final=final, team_views=team_views(adv_world, submission_id),
                            logs=logs, report=parse_report(logs))
-        assert_contained(docker_client, final["image"], host, before, tmp_path_factory.getbasetemp())
-        if phase == "test":
+        assert_contained(docker_client, final["image"], host, before,
+                         tmp_path_factory.getbasetemp())
+        if phase != "sanity":
             assert_team_sees_only_a_category(result)
         return result
 
     return run
+
+
+def assert_platform_still_serves(attack: Callable[..., AttackRun]) -> None:
+    """After the module's attacks, on the same worker: a well-behaved image still succeeds."""
+    run = attack("well_behaved")
+    assert run.final["status"] == "succeeded", run.final
+    assert run.final["scores"]["auroc"]["n_cases"] == 6
+    assert run.report == {"ok": True}

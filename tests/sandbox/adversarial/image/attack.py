@@ -4,7 +4,7 @@ Every attack prints one line `ADV-REPORT {json}` (what it tried and what happene
 to read from the society-only run logs) and the marker LOG_MARKER on stdout and stderr. Attacks
 that the sandbox renders harmless then write valid predictions, so the run itself succeeds.
 """
-# ruff: noqa: S108, S603, BLE001 (paths inside the container; hostile on purpose)
+# ruff: noqa: S103, S108, SIM115 (paths inside the container; hostile on purpose)
 
 import base64
 import ctypes
@@ -95,7 +95,12 @@ def raw_sockets():
         "packet_raw": (socket.AF_PACKET, socket.SOCK_RAW, 0x0300),
         "inet_ping": (socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP),
     }
-    report(raw={k: outcome(lambda a=a: socket.socket(*a).close()) for k, a in kinds.items()})
+    def ping(host):  # ICMP datagram sockets need no capability; they still cannot leave
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP) as sock:
+            sock.sendto(b"\x08\x00\xf7\xfe\x00\x01\x00\x00", (host, 0))
+
+    report(raw={k: outcome(lambda a=a: socket.socket(*a).close()) for k, a in kinds.items()},
+           ping={h: outcome(lambda h=h: ping(h)) for h, _ in targets()})
     predict()
 
 
@@ -384,7 +389,7 @@ def nan_scores():
 def traversal_names():
     names = ["..\\..\\adv-escape-backslash", "adv-escape-\n../../x", "..adv-escape-dots",
              " ..", "adv-escape-" + "é" * 100, "adv-escape-" + "a" * 244]
-    tries = {name[:40]: outcome(lambda n=name: write_file(os.path.join(OUTPUT, n))) for n in names}
+    tries = {n[:40]: outcome(lambda n=n: write_file(os.path.join(OUTPUT, n))) for n in names}
     tries["dotdot"] = outcome(lambda: write_file(os.path.join(OUTPUT, "..", "adv-escape-up")))
     tries["dotdot2"] = outcome(lambda: write_file("/output/../../../tmp/adv-escape-tmp"))
     report(tries=tries)
@@ -408,9 +413,15 @@ def input_to_logs():
             data = handle.read()
         print("ADV-HEX", data.hex(), flush=True)
         print("ADV-B64", base64.b64encode(data).decode(), file=sys.stderr, flush=True)
-        sys.stdout.buffer.write(data + b"\n")
     print(json.dumps(manifest()), flush=True)
     report(leaked=len(input_files()))
+    predict()
+
+
+def nul_in_logs():
+    sys.stdout.buffer.write(b"ADV-NUL before\x00after \xff\xfe not UTF-8\n")
+    sys.stdout.buffer.flush()
+    report(nul=True)
     predict()
 
 
