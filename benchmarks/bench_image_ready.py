@@ -7,7 +7,7 @@ database row each time) followed by the worker's `DockerBackend.ensure_image` st
 stored tarball into the engine, i.e. the time until a submission could start. reference =
 ``docker load -i TARBALL`` of the same file. Before every measurement the image is removed from
 the engine (``docker rmi -f ID``, that image only); its tags are restored at the end. Runs are
-interleaved, one warm-up each, then the median of 3. Target: ratio <= 1.5.
+interleaved, one warm-up each, then the median of 5. Target: ratio <= 1.5.
 
 Needs docker, examples/build/classical.tar (built by ``examples/build.sh classical`` when absent)
 and a database: `benchmarks/run.py` points ENCLAVE_VAR_DIR at a scratch folder.
@@ -25,7 +25,7 @@ from typing import BinaryIO, cast
 ROOT = Path(__file__).resolve().parent.parent
 TARBALL = ROOT / "examples" / "build" / "classical.tar"
 EXAMPLE_TAG = "enclave-example/classical:latest"
-REPEATS = 3
+REPEATS = 5
 TARGET_RATIO = 1.5
 
 

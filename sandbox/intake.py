@@ -11,12 +11,16 @@ linux/amd64 image with a non-root user, within the size cap, without path tricks
 the uncompressed archive, which `max_bytes` caps (as it caps the file or stream itself).
 """
 
+import bz2
+import gzip
 import hashlib
 import json
+import lzma
 import posixpath
 import re
 import tarfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol, cast
@@ -29,12 +33,15 @@ _READ_BUFFER = 1024 * 1024
 _METADATA_MAX_BYTES = 4 * 1024 * 1024  # one manifest or config JSON
 _METADATA_TOTAL_BYTES = 32 * 1024 * 1024  # all JSON members kept in memory together
 _HEX_DIGEST = re.compile(r"(?:^|/)(?:sha256/)?([0-9a-f]{64})(?:\.json)?$")
-_COMPRESSION_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
-_HEAD_BYTES = 6  # enough for every magic above
+_HEAD_BYTES = 10  # enough to tell gzip, bzip2 and xz apart from a plain tar
 
 
 class Readable(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
+
+
+class Writable(Protocol):
+    def write(self, data: bytes, /) -> object: ...
 
 
 @dataclass(frozen=True)
@@ -66,17 +73,33 @@ def inspect_image_tarball(path: Path, *, max_bytes: int) -> ImageInfo:
         return inspect_image_stream(raw, max_bytes=max_bytes)
 
 
-def inspect_image_stream(fileobj: Readable, *, max_bytes: int) -> ImageInfo:
+def inspect_image_stream(
+    fileobj: Readable, *, max_bytes: int, copy_to: Writable | None = None
+) -> ImageInfo:
     """Validate a tarball read from `fileobj` once, front to back, to its end (no seeking).
 
-    Callers may tee the stream (hash it, store it) as it is read: every byte passes through one
-    `fileobj.read(size)` call. More than `max_bytes` bytes in the stream is `too_large`.
+    Callers may hash the upload as it is read: every byte passes through one `fileobj.read`
+    call. `copy_to` receives the uncompressed archive as it is read (for a compressed upload,
+    what `docker load` reads without decompressing it again). `max_bytes` caps the stream and
+    the uncompressed archive, so a decompression bomb stops at the cap.
     """
-    reader = _CappedReader(fileobj, max_bytes)
-    compressed = reader.head.startswith(_COMPRESSION_MAGIC)
-    scan = _scan_archive(reader, max_bytes)
-    reader.drain()
-    return _image_info(scan, compressed)
+    raw = _CappedReader(fileobj, max_bytes)
+    compression = _compression_of(raw.peek(_HEAD_BYTES))
+    archive = raw if compression is None else _CappedReader(compression(raw), max_bytes)
+    archive.copy_to = copy_to
+    scan = _scan_archive(archive, max_bytes)
+    return _image_info(scan, compressed=compression is not None)
+
+
+def _compression_of(head: bytes) -> Callable[[Readable], Readable] | None:
+    """The decompressor for a stream beginning with `head` (tarfile's own tests), or None."""
+    if head.startswith(b"\x1f\x8b\x08"):
+        return lambda raw: gzip.GzipFile(fileobj=cast(IO[bytes], raw), mode="rb")
+    if head[:3] == b"BZh" and head[4:10] == b"1AY&SY":
+        return lambda raw: bz2.BZ2File(cast(IO[bytes], raw), mode="rb")
+    if head.startswith((b"\x5d\x00\x00\x80", b"\xfd7zXZ")):
+        return lambda raw: lzma.LZMAFile(cast(IO[bytes], raw), mode="rb")
+    return None
 
 
 def _image_info(scan: "_Scan", compressed: bool) -> ImageInfo:
@@ -103,31 +126,34 @@ def _image_info(scan: "_Scan", compressed: bool) -> ImageInfo:
 
 
 class _CappedReader:
-    """Reads `fileobj` forward, counting bytes against `max_bytes`; `head` is peeked, not lost."""
+    """Reads `fileobj` forward, counting bytes against `max_bytes` and copying them to `copy_to`;
+    `peek` looks ahead without losing what it read."""
 
     def __init__(self, fileobj: Readable, max_bytes: int) -> None:
         self._fileobj = fileobj
         self._max_bytes = max_bytes
         self._count = 0
-        self.head = b""
-        while len(self.head) < _HEAD_BYTES:
-            more = self._counted(_HEAD_BYTES - len(self.head))
-            if not more:
-                break
-            self.head += more
-        self._pending = self.head
+        self._pending = b""
+        self.copy_to: Writable | None = None
+
+    def peek(self, size: int) -> bytes:
+        while len(self._pending) < size and (more := self._counted(size - len(self._pending))):
+            self._pending += more
+        return self._pending[:size]
 
     def read(self, size: int = -1) -> bytes:
         if self._pending:
             chunk = self._pending if size < 0 else self._pending[:size]
             self._pending = self._pending[len(chunk) :]
-            return chunk
-        return self._counted(size if size > 0 else _READ_BUFFER)
+        else:
+            chunk = self._counted(size if size > 0 else _READ_BUFFER)
+        if self.copy_to is not None:
+            self.copy_to.write(chunk)
+        return chunk
 
     def drain(self) -> None:
         """Read what follows the archive's end (padding), so the whole stream is seen."""
-        self._pending = b""
-        while self._counted(_READ_BUFFER):
+        while self.read(_READ_BUFFER):
             pass
 
     def _counted(self, size: int) -> bytes:
@@ -149,16 +175,18 @@ class _Scan:
     size_bytes: int = 0
 
 
-def _scan_archive(raw: Readable, max_bytes: int) -> _Scan:
+def _scan_archive(reader: _CappedReader, max_bytes: int) -> _Scan:
+    """Read the (uncompressed) archive to its end, member by member."""
     scan = _Scan()
     try:
-        stream = cast(IO[bytes], raw)  # stream mode ("r|") only ever calls read()
-        with tarfile.open(fileobj=stream, mode="r|*", bufsize=_READ_BUFFER) as archive:
+        stream = cast(IO[bytes], reader)  # stream mode ("r|") only ever calls read()
+        with tarfile.open(fileobj=stream, mode="r|", bufsize=_READ_BUFFER) as archive:
             for member in archive:
                 _check_member(member, scan, max_bytes)
                 if member.isreg() and _may_be_metadata(member):
                     _keep_metadata(archive, member, scan)
-    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+        reader.drain()
+    except (tarfile.TarError, EOFError, OSError, zlib.error, lzma.LZMAError) as exc:
         raise ImageRejected(
             "not_an_image", _("The file is not a readable tar archive (.tar or .tar.gz).")
         ) from exc

@@ -6,7 +6,8 @@ uncompressed archive to a temporary file as it validates it. Only a valid image 
 as an uncompressed `.tar`: a `.tar.gz` upload is decompressed once here rather than by
 `docker load` on every worker node. A storage that can take a file by its path (local
 FileSystemStorage) moves the temporary file into place instead of copying it. A team uploading
-the same image twice gets the existing record back."""
+the same image twice gets the existing record back.
+"""
 
 import hashlib
 import os

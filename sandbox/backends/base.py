@@ -54,6 +54,14 @@ class SandboxBackend(ABC):
         self, *, image_id: str, input_dir: Path, output_dir: Path, limits: RunLimits
     ) -> RunOutcome: ...
 
+    def evict(
+        self, keep_bytes: int, keep_ids: set[str], *, now: float | None = None
+    ) -> list[str]:
+        """Drop images this backend loaded, least recently used first, until they total at most
+        `keep_bytes`; never one in `keep_ids`, never one it did not load (see `sandbox.cache`).
+        Returns the ids removed. Backends without an image cache have nothing to evict."""
+        return []
+
 
 def decide_verdict(
     *, timed_out: bool, oom_killed: bool, exit_code: int | None, output_error: str | None

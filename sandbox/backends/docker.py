@@ -6,6 +6,8 @@ the default seccomp profile, pids/memory (no swap)/CPU limits, tmpfs /tmp, `inpu
 /input and a size-capped /output (see `output_area`), nothing else from the host, a fixed
 environment, GPUs only through device requests, json-file logs capped by size, and a wall-clock
 timeout after which the container is killed. Docker objects and errors never leave this module.
+The images `ensure_image` loads, and their every use, are recorded in the node's image index
+(`sandbox.cache`), so that `evict` drops only those, least recently used first.
 """
 
 import contextlib
@@ -31,6 +33,7 @@ from sandbox.backends.base import (
 )
 from sandbox.backends.image_user import image_user, refuse_root_alias
 from sandbox.backends.output_area import OutputArea
+from sandbox.cache import UsageIndex, evict_unused_images
 from sandbox.errors import SandboxError
 from sandbox.limits import RunLimits
 
@@ -61,11 +64,12 @@ class _Finished:
 
 
 class DockerBackend(SandboxBackend):
-    def __init__(self, *, work_root: Path | None = None) -> None:
+    def __init__(self, *, work_root: Path | None = None, image_index: Path | None = None) -> None:
         self.work_root = work_root or Path(
             getattr(settings, "SANDBOX_WORK_ROOT", None) or _default_work_root()
         )
         self._client: docker.DockerClient | None = None
+        self.usage = UsageIndex(image_index)
 
     @property
     def _api(self) -> docker.APIClient:
@@ -86,6 +90,7 @@ class DockerBackend(SandboxBackend):
         return True
 
     def ensure_image(self, *, image_id: str, open_tarball: Callable[[], BinaryIO]) -> None:
+        self._note_use(image_id)  # first: an eviction now either sees it fresh or comes before
         if self.has_image(image_id):
             return
         try:
@@ -101,11 +106,33 @@ class DockerBackend(SandboxBackend):
             raise SandboxError(f"docker load failed: {exc}") from exc
         if not self.has_image(image_id):
             raise SandboxError(f"the tarball did not provide image {image_id}")
+        self._note_use(image_id, loaded=True)
+
+    def evict(
+        self, keep_bytes: int, keep_ids: set[str], *, now: float | None = None
+    ) -> list[str]:
+        try:
+            return evict_unused_images(
+                keep_bytes=keep_bytes, keep_ids=keep_ids, now=now, index=self.usage, api=self._api
+            )
+        except _ENGINE_ERRORS as exc:
+            raise SandboxError(f"docker engine error while evicting images: {exc}") from exc
+
+    def _note_use(self, image_id: str, *, loaded: bool = False) -> None:
+        """Record the use in the node's image index; a failure costs eviction, never a run."""
+        try:
+            if loaded:
+                self.usage.loaded(image_id)
+            else:
+                self.usage.used(image_id)
+        except OSError:
+            logger.exception("sandbox: cannot update the image index %s", self.usage.path)
 
     def run(
         self, *, image_id: str, input_dir: Path, output_dir: Path, limits: RunLimits
     ) -> RunOutcome:
         check_run_dirs(input_dir, output_dir)
+        self._note_use(image_id)
         image = self._inspect_image(image_id)
         user = image_user(image)
         with OutputArea(self.work_root, limits) as area:
@@ -120,6 +147,7 @@ class DockerBackend(SandboxBackend):
                 finished = self._execute(container, user, limits)
             finally:
                 self._remove(container)
+                self._note_use(image_id)
             try:
                 output_error = area.collect_into(output_dir)
             except OSError:

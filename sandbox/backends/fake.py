@@ -8,7 +8,8 @@ like real logs); an exception it raises is a crash (exit code 1, traceback in th
 SandboxError, which propagates like an engine failure. Outputs are collected with the same rules
 as the docker backend. Registrations and loaded images are process-wide (class state), because
 `get_backend()` makes a new backend each call; `FakeBackend.reset()` clears them. `loads` counts the
-tarballs `ensure_image` actually read.
+tarballs `ensure_image` actually read. `evict` follows the docker backend's policy on the images
+`ensure_image` loaded (their size is the tarball's), never on registered ones.
 """
 
 import contextlib
@@ -32,6 +33,7 @@ from sandbox.backends.base import (
     check_run_dirs,
     decide_verdict,
 )
+from sandbox.cache import CachedImage, images_to_evict
 from sandbox.collection import collect_outputs
 from sandbox.errors import SandboxError
 from sandbox.limits import RunLimits
@@ -44,6 +46,7 @@ class FakeBackend(SandboxBackend):
     behaviours: ClassVar[dict[str, Behaviour]] = {}
     loaded: ClassVar[set[str]] = set()
     loads: ClassVar[int] = 0
+    cache: ClassVar[dict[str, CachedImage]] = {}  # the images ensure_image loaded
 
     @classmethod
     def register(cls, image_id: str, behaviour: Behaviour, *, loaded: bool = True) -> None:
@@ -57,23 +60,47 @@ class FakeBackend(SandboxBackend):
         cls.behaviours.clear()
         cls.loaded.clear()
         cls.loads = 0
+        cls.cache.clear()
 
     def has_image(self, image_id: str) -> bool:
         return image_id in self.loaded
 
     def ensure_image(self, *, image_id: str, open_tarball: Callable[[], BinaryIO]) -> None:
+        self._note_use(image_id)
         if self.has_image(image_id):
             return
+        size = 0
         with open_tarball() as tarball:
-            while tarball.read(1024 * 1024):
-                pass
+            while chunk := tarball.read(1024 * 1024):
+                size += len(chunk)
         FakeBackend.loads += 1
         FakeBackend.loaded.add(image_id)
+        FakeBackend.cache[image_id] = CachedImage(image_id, size, time.time())
+
+    def evict(
+        self, keep_bytes: int, keep_ids: set[str], *, now: float | None = None
+    ) -> list[str]:
+        removed = images_to_evict(
+            self.cache.values(),
+            keep_bytes=keep_bytes,
+            keep_ids=keep_ids,
+            now=time.time() if now is None else now,
+        )
+        for image_id in removed:
+            FakeBackend.loaded.discard(image_id)
+            del FakeBackend.cache[image_id]
+        return removed
+
+    def _note_use(self, image_id: str) -> None:
+        cached = self.cache.get(image_id)
+        if cached is not None:
+            FakeBackend.cache[image_id] = CachedImage(image_id, cached.size_bytes, time.time())
 
     def run(
         self, *, image_id: str, input_dir: Path, output_dir: Path, limits: RunLimits
     ) -> RunOutcome:
         check_run_dirs(input_dir, output_dir)
+        self._note_use(image_id)
         behaviour = self.behaviours.get(image_id)
         if behaviour is None or image_id not in self.loaded:
             raise SandboxError(f"image {image_id} is not loaded on this node")
