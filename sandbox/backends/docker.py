@@ -94,6 +94,7 @@ class DockerBackend(SandboxBackend):
         if self.has_image(image_id):
             return
         try:
+            tags_before = self._tag_owners()
             loader = docker.from_env(timeout=_LOAD_TIMEOUT_S)
             try:
                 with open_tarball() as tarball:
@@ -102,11 +103,32 @@ class DockerBackend(SandboxBackend):
                             raise SandboxError(f"docker load failed: {message['error']}")
             finally:
                 loader.close()
+            if not self.has_image(image_id):
+                raise SandboxError(f"the tarball did not provide image {image_id}")
+            self._drop_team_tags(image_id, tags_before)
         except _ENGINE_ERRORS as exc:
             raise SandboxError(f"docker load failed: {exc}") from exc
-        if not self.has_image(image_id):
-            raise SandboxError(f"the tarball did not provide image {image_id}")
         self._note_use(image_id, loaded=True)
+
+    def _tag_owners(self) -> dict[str, str]:
+        """tag -> image id, for every tagged image on this node."""
+        return {tag: image["Id"] for image in self._api.images()
+                for tag in image.get("RepoTags") or [] if tag != "<none>:<none>"}
+
+    def _drop_team_tags(self, image_id: str, tags_before: dict[str, str]) -> None:
+        """`docker load` applies the tags written in the team's tarball, which could take over a
+        tag such as the base image's. Give the image a neutral name, remove the team's tags and
+        hand every tag it took back to the image that held it before."""
+        repository = f"enclave-loaded/{image_id.removeprefix('sha256:')[:32]}"
+        self._api.tag(image_id, repository, "image")
+        for tag in self._api.inspect_image(image_id).get("RepoTags") or []:
+            if tag == f"{repository}:image":
+                continue
+            self._api.remove_image(tag, noprune=True)
+            previous = tags_before.get(tag)
+            if previous is not None and previous != image_id:
+                name, _, version = tag.rpartition(":")
+                self._api.tag(previous, name, version)
 
     def evict(
         self, keep_bytes: int, keep_ids: set[str], *, now: float | None = None
