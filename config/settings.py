@@ -184,6 +184,8 @@ CELERY_BEAT_SCHEDULE = {
 # Sandbox
 SANDBOX_BACKEND = env.str("SANDBOX_BACKEND", default="sandbox.backends.docker.DockerBackend")
 SANDBOX_WORK_ROOT = env.str("SANDBOX_WORK_ROOT", default=str(VAR_DIR / "runs"))
+# Loaded team images kept per node before the least recently used are removed.
+SANDBOX_IMAGE_CACHE_BYTES = env.int("SANDBOX_IMAGE_CACHE_BYTES", default=50 * 1024**3)
 ENCLAVE_IMAGE_MAX_BYTES = env.int("ENCLAVE_IMAGE_MAX_BYTES", default=10 * 1024**3)
 
 LOGGING = {

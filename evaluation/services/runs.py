@@ -256,12 +256,24 @@ def submission_execute(*, submission_id: int) -> None:
         outcome, failure = _platform_failure(exc)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    _evict_unused_images()
     try:
         _record(submission_id, outcome, failure, predictions)
     except DatabaseError:  # whatever the run produced, the submission must not stay running
         logger.exception("could not record the run of submission %s", submission_id)
         _record(submission_id, _platform_failure(RuntimeError("record"))[0],
                 Failure(FailureReason.PLATFORM_ERROR), None)
+
+
+def _evict_unused_images() -> None:
+    """Keep this node's loaded images under SANDBOX_IMAGE_CACHE_BYTES, least recently used
+    first, never touching an image a queued or running submission needs (best effort)."""
+    needed = set(Submission.objects.filter(status__in=[Status.QUEUED, Status.RUNNING])
+                 .values_list("image__image_id", flat=True))
+    try:
+        get_backend().evict(settings.SANDBOX_IMAGE_CACHE_BYTES, needed)
+    except SandboxError:
+        logger.exception("sandbox: image eviction failed on %s", node_name())
 
 
 def _text(value: str) -> str:

@@ -213,3 +213,22 @@ def test_cancel_button_on_the_submission_page(world, labelled, client):
     assert submission.status == Status.CANCELLED
     client.force_login(world.outsider)
     assert client.post(f"/submissions/{submission.pk}/cancel/").status_code == 404
+
+
+def test_after_a_run_the_node_evicts_images_but_never_needed_ones(
+        world, labelled, monkeypatch, settings, django_capture_on_commit_callbacks):
+    from sandbox.backends.fake import FakeBackend
+
+    calls = []
+    monkeypatch.setattr(FakeBackend, "evict",
+                        lambda self, keep_bytes, keep_ids, **kw: calls.append((keep_bytes, keep_ids)))
+    settings.SANDBOX_IMAGE_CACHE_BYTES = 123
+    waiting = factories.image_record(world.team, world.member, "sha256:" + "77" * 32)
+    Submission.objects.create(phase=world.phase, team=world.team, image=waiting,
+                              submitted_by=world.member)
+
+    submit(world, predict(lambda c: 0.5),
+           django_capture_on_commit_callbacks=django_capture_on_commit_callbacks)
+
+    assert calls and calls[0][0] == 123
+    assert waiting.image_id in calls[0][1]
