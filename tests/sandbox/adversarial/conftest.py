@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import docker
 import pytest
@@ -34,6 +34,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.db import connection
+from django.http import HttpResponse
 from django.test import Client, override_settings
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -276,9 +277,10 @@ def team_views(world: AdvWorld, submission_id: int) -> str:
              world.api.get("/api/v1/submissions/"),
              world.web.get(f"/submissions/{submission_id}/"),
              world.web.get("/submissions/")]
-    for page in pages:
-        assert page.status_code == 200, page.content[:300]
-    return "\n".join(page.content.decode("utf-8", "replace") for page in pages)
+    bodies = [cast(HttpResponse, page).content for page in pages]
+    for page, body in zip(pages, bodies, strict=True):
+        assert page.status_code == 200, body[:300]
+    return "\n".join(body.decode("utf-8", "replace") for body in bodies)
 
 
 def parse_report(logs: str) -> dict[str, Any] | None:
