@@ -329,6 +329,14 @@ def _check_config(config: dict[str, Any], *, layer_count: int) -> str:
             "root_user",
             _("The image runs as root. Add a non-root USER to the Dockerfile (e.g. USER 1000)."),
         )
+    volumes = runtime.get("Volumes") if isinstance(runtime, dict) else None
+    for volume in volumes or {}:
+        path = "/" + str(volume).strip("/")
+        if path.startswith(("/input/", "/output/")):
+            raise ImageRejected(
+                "unsafe_volume",
+                _("The image declares a VOLUME inside /input or /output; remove it."),
+            )
     rootfs = config.get("rootfs")
     diff_ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
     if not isinstance(diff_ids, list) or len(diff_ids) != layer_count:

@@ -34,7 +34,7 @@ from sandbox.backends.base import (
 from sandbox.backends.image_user import image_user, refuse_root_alias
 from sandbox.backends.output_area import OutputArea
 from sandbox.cache import UsageIndex, evict_unused_images
-from sandbox.errors import SandboxError
+from sandbox.errors import ImageUnrunnable, SandboxError
 from sandbox.limits import RunLimits
 
 logger = logging.getLogger(__name__)
@@ -324,7 +324,7 @@ def _image_volumes(volumes: list[str]) -> list[str]:
         if path in (INPUT_PATH, OUTPUT_PATH, TMP_PATH):
             continue
         if path.startswith((INPUT_PATH + "/", OUTPUT_PATH + "/")):
-            raise SandboxError(f"the image declares VOLUME {path} inside {INPUT_PATH} or /output")
+            raise ImageUnrunnable(f"the image declares VOLUME {path} inside {INPUT_PATH} or /output")
         extra.append(path)
     return extra
 

@@ -27,12 +27,16 @@ def layer_tar(files: dict[str, bytes] | None = None) -> bytes:
 
 
 def image_config(
-    *, user: str = "1000", os: str = "linux", architecture: str = "amd64", layers: list[bytes]
+    *, user: str = "1000", os: str = "linux", architecture: str = "amd64", layers: list[bytes],
+    volumes: tuple[str, ...] = (),
 ) -> dict[str, Any]:
+    runtime: dict[str, Any] = {"User": user, "Cmd": ["/hello"], "Env": ["PATH=/usr/bin:/bin"]}
+    if volumes:
+        runtime["Volumes"] = {volume: {} for volume in volumes}
     return {
         "architecture": architecture,
         "os": os,
-        "config": {"User": user, "Cmd": ["/hello"], "Env": ["PATH=/usr/bin:/bin"]},
+        "config": runtime,
         "rootfs": {
             "type": "layers",
             "diff_ids": [f"sha256:{hashlib.sha256(layer).hexdigest()}" for layer in layers],

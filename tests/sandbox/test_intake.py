@@ -214,3 +214,16 @@ def test_messages_quote_names_printably(tmp_path: Path) -> None:
     error = rejected(tarball.write(tmp_path / "ansi.tar"))
     assert "\x1b" not in str(error.message)
     assert len(str(error.message)) < 300
+
+
+@pytest.mark.parametrize("volume", ["/output/cache", "/input/x"])
+def test_a_volume_inside_input_or_output_is_rejected(tmp_path, volume):
+    path = legacy_tarball(volumes=(volume,)).write(tmp_path / "v.tar")
+    with pytest.raises(ImageRejected) as rejected:
+        inspect_image_tarball(path, max_bytes=10**9)
+    assert rejected.value.code == "unsafe_volume"
+
+
+def test_a_volume_elsewhere_is_fine(tmp_path):
+    path = legacy_tarball(volumes=("/data",)).write(tmp_path / "v.tar")
+    assert inspect_image_tarball(path, max_bytes=10**9).user == "1000"
