@@ -1,6 +1,9 @@
 """Celery tasks: each takes an id and calls a service. Enqueue them only after commit."""
 
+from typing import Any
+
 from celery import shared_task
+from celery.signals import worker_ready
 
 from evaluation import services
 
@@ -59,3 +62,14 @@ def enqueue_ranking(phase_id: int) -> None:
 
 def enqueue_reevaluate(phase_id: int, actor_id: int | None) -> None:
     phase_reevaluate.apply_async(args=[phase_id, actor_id], queue="default")
+
+
+@worker_ready.connect
+def reap_node_on_start(sender: Any = None, **_: Any) -> None:
+    """A sandbox worker starting on a node first cleans up what a dead predecessor left."""
+    consumer = getattr(sender, "task_consumer", None)
+    queues = {queue.name for queue in getattr(consumer, "queues", [])}
+    if any(name.startswith("sandbox-") for name in queues):
+        from evaluation.services.runs import node_reap
+
+        node_reap()

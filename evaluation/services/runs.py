@@ -276,6 +276,18 @@ def _evict_unused_images() -> None:
         logger.exception("sandbox: image eviction failed on %s", node_name())
 
 
+def node_reap() -> int:
+    """Remove the containers and output mounts of this node's dead runs (at worker start)."""
+    try:
+        reaped = get_backend().reap()
+    except SandboxError:
+        logger.exception("sandbox: reaping %s failed", node_name())
+        return 0
+    if reaped:
+        logger.warning("sandbox: reaped %d run(s) a dead worker left on %s", reaped, node_name())
+    return reaped
+
+
 def _text(value: str) -> str:
     """Container text as the database can hold it (PostgreSQL text refuses NUL)."""
     return value.replace("\x00", "\ufffd")

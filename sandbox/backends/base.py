@@ -62,6 +62,11 @@ class SandboxBackend(ABC):
         Returns the ids removed. Backends without an image cache have nothing to evict."""
         return []
 
+    def reap(self) -> int:
+        """Clean up what runs of this node left when its worker died (containers, mounts);
+        call only while the node runs nothing. Returns how many runs were reaped."""
+        return 0
+
 
 def decide_verdict(
     *, timed_out: bool, oom_killed: bool, exit_code: int | None, output_error: str | None

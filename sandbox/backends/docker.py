@@ -13,6 +13,8 @@ The images `ensure_image` loads, and their every use, are recorded in the node's
 import contextlib
 import logging
 import math
+import os
+import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -32,7 +34,7 @@ from sandbox.backends.base import (
     decide_verdict,
 )
 from sandbox.backends.image_user import image_user, refuse_root_alias
-from sandbox.backends.output_area import OutputArea
+from sandbox.backends.output_area import OutputArea, reap_areas
 from sandbox.cache import UsageIndex, evict_unused_images
 from sandbox.errors import ImageUnrunnable, SandboxError
 from sandbox.limits import RunLimits
@@ -41,6 +43,12 @@ logger = logging.getLogger(__name__)
 
 INPUT_PATH, OUTPUT_PATH, TMP_PATH = "/input", "/output", "/tmp"  # noqa: S108 (in the container)
 RUN_LABEL = "enclave.sandbox"
+NODE_LABEL = "enclave.node"
+
+
+def this_node() -> str:
+    """The node's name: ENCLAVE_NODE_NAME, else the host name. One sandbox worker per name."""
+    return os.environ.get("ENCLAVE_NODE_NAME") or socket.gethostname()
 _API_TIMEOUT_S = 120
 _LOAD_TIMEOUT_S = 6 * 3600
 _KILL_WAIT_S = 60
@@ -110,6 +118,20 @@ class DockerBackend(SandboxBackend):
             raise SandboxError(f"docker load failed: {exc}") from exc
         self._note_use(image_id, loaded=True)
 
+    def reap(self) -> int:
+        """Remove this node's run containers and output areas left by a worker that died.
+        Call it when the node's worker starts, before it takes any run. Returns the containers."""
+        node = this_node()
+        try:
+            leftovers = self._api.containers(
+                all=True, filters={"label": [f"{RUN_LABEL}=run", f"{NODE_LABEL}={node}"]})
+            for container in leftovers:
+                self._api.remove_container(container["Id"], force=True)
+        except _ENGINE_ERRORS as exc:
+            raise SandboxError(f"cannot reap this node's containers: {exc}") from exc
+        reap_areas(self.work_root, node)
+        return len(leftovers)
+
     def _tag_owners(self) -> dict[str, str]:
         """tag -> image id, for every tagged image on this node."""
         return {tag: image["Id"] for image in self._api.images()
@@ -157,7 +179,7 @@ class DockerBackend(SandboxBackend):
         self._note_use(image_id)
         image = self._inspect_image(image_id)
         user = image_user(image)
-        with OutputArea(self.work_root, limits) as area:
+        with OutputArea(self.work_root, limits, node=this_node()) as area:
             options = host_config_options(
                 limits=limits,
                 input_dir=input_dir.resolve(),
@@ -203,7 +225,7 @@ class DockerBackend(SandboxBackend):
                 environment=container_environment(limits),
                 host_config=self._api.create_host_config(**options),
                 network_disabled=True,
-                labels={RUN_LABEL: "run"},
+                labels={RUN_LABEL: "run", NODE_LABEL: this_node()},
                 name=f"enclave-run-{uuid.uuid4().hex[:16]}",
             )
         except _ENGINE_ERRORS as exc:

@@ -27,12 +27,34 @@ _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 2, 4, 8
 _MNT_DETACH = 2
 
 
+def area_prefix(node: str) -> str:
+    """Output areas are named after their node, so that a restarted node reaps only its own."""
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in node)[:64]
+    return f"enclave-run-{safe}-" if safe else "enclave-run-"
+
+
+def reap_areas(work_root: Path, node: str) -> int:
+    """Unmount and delete the output areas a dead run of `node` left behind; returns how many.
+    Only for a node that runs nothing (its worker is starting)."""
+    prefix = area_prefix(node)
+    areas = [p for p in work_root.glob(f"{prefix}*") if p.is_dir()] if work_root.is_dir() else []
+    with open("/proc/mounts") as mounts:
+        mounted = {line.split()[1] for line in mounts}
+    for area in areas:
+        output = area / "output"
+        if str(output) in mounted:
+            _libc().umount2(os.fsencode(output), _MNT_DETACH)
+        shutil.rmtree(area, ignore_errors=True)
+    return len(areas)
+
+
 class OutputArea:
     use_tmpfs = True  # turned off for the process when mounts prove invisible to the engine
 
-    def __init__(self, work_root: Path, limits: RunLimits) -> None:
+    def __init__(self, work_root: Path, limits: RunLimits, *, node: str = "") -> None:
         self.work_root = work_root
         self.limits = limits
+        self.prefix = area_prefix(node)
         self.mounted = False
         self._parent: Path | None = None
 
@@ -44,7 +66,7 @@ class OutputArea:
 
     def __enter__(self) -> "OutputArea":
         self.work_root.mkdir(parents=True, exist_ok=True)
-        self._parent = Path(tempfile.mkdtemp(prefix="enclave-run-", dir=self.work_root))
+        self._parent = Path(tempfile.mkdtemp(prefix=self.prefix, dir=self.work_root))
         self.path.mkdir()
         if OutputArea.use_tmpfs:
             self.mounted = _try_mount_tmpfs(self.path, self.limits)
