@@ -17,7 +17,7 @@ from accounts.permissions import can_manage_society, is_team_member
 from challenges.selectors import access_challenge_by_user, access_phase_by_user
 from config.errors import Forbidden
 from evaluation.errors import ImageInvalid, NotATeamMember
-from evaluation.models import AlgorithmImage, LeaderboardSnapshot
+from evaluation.models import AlgorithmImage, LeaderboardSnapshot, UploadSession
 from evaluation.selectors import (
     Leaderboard,
     access_submission_by_user,
@@ -29,6 +29,12 @@ from evaluation.selectors import (
 from evaluation.services import image_upload, submission_cancel, submission_create
 from evaluation.services.publication import phase_publish, phase_reevaluate_request
 from evaluation.services.specs import SpecRejected, challenge_spec_update, spec_dict_of
+from evaluation.services.uploads import (
+    access_upload_by_user,
+    upload_append,
+    upload_complete,
+    upload_start,
+)
 
 
 def _team_for(user: Any, slug: str) -> Team:
@@ -66,6 +72,63 @@ class ImageListCreateApi(APIView):
         team = _team_for(request.user, data.validated_data["team"])
         image = image_upload(team=team, user=request.user,  # type: ignore[arg-type]
                              source=data.validated_data["file"])
+        return Response(ImageOutput(image).data, status=status.HTTP_201_CREATED)
+
+
+UploadOutput = inline_serializer("Upload", fields={
+    "id": serializers.UUIDField(), "team": serializers.CharField(),
+    "received": serializers.IntegerField(), "expected_size": serializers.IntegerField(allow_null=True),
+    "state": serializers.CharField(),
+})
+
+
+def upload_payload(session: UploadSession) -> dict[str, Any]:
+    return {"id": session.id, "team": session.team.slug, "received": session.received,
+            "expected_size": session.expected_size, "state": session.state}
+
+
+class UploadStartApi(APIView):
+    """Start a resumable upload of a `docker save` tarball."""
+
+    class Input(serializers.Serializer):
+        team = serializers.SlugField()
+        size = serializers.IntegerField(required=False, min_value=1)
+
+    @extend_schema(request=Input, responses={201: UploadOutput})
+    def post(self, request: Request) -> Response:
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        team = _team_for(request.user, data.validated_data["team"])
+        session = upload_start(team=team, user=request.user,  # type: ignore[arg-type]
+                               size=data.validated_data.get("size"))
+        return Response(upload_payload(session), status=status.HTTP_201_CREATED)
+
+
+class UploadChunkApi(APIView):
+    """GET: how much has arrived. PUT ?offset=N with the raw bytes: append a chunk there."""
+
+    parser_classes: list[Any] = []
+
+    @extend_schema(responses=UploadOutput)
+    def get(self, request: Request, pk: str) -> Response:
+        return Response(upload_payload(access_upload_by_user(request.user, pk)))  # type: ignore[arg-type]
+
+    @extend_schema(request={"application/octet-stream": bytes}, responses=UploadOutput)
+    def put(self, request: Request, pk: str) -> Response:
+        session = access_upload_by_user(request.user, pk)  # type: ignore[arg-type]
+        try:
+            offset = int(request.query_params.get("offset", ""))
+        except ValueError as exc:
+            raise ImageInvalid("bad_offset", "Give the chunk's offset as ?offset=N.") from exc
+        session = upload_append(session=session, offset=offset, body=request.stream)  # type: ignore[arg-type]
+        return Response(upload_payload(session))
+
+
+class UploadCompleteApi(APIView):
+    @extend_schema(request=None, responses={201: ImageOutput})
+    def post(self, request: Request, pk: str) -> Response:
+        session = access_upload_by_user(request.user, pk)  # type: ignore[arg-type]
+        image = upload_complete(session=session)
         return Response(ImageOutput(image).data, status=status.HTTP_201_CREATED)
 
 

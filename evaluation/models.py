@@ -5,6 +5,8 @@ categorical `failure_reason`. What a team may see of a submission is decided in
 `evaluation.selectors`, never here.
 """
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -33,6 +35,28 @@ class AlgorithmImage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.team}:{self.image_id[:19]}"
+
+
+class UploadSession(models.Model):
+    """A resumable image upload: chunks append at `received` until the client completes it."""
+
+    class State(models.TextChoices):
+        OPEN = "open", _("open")
+        COMPLETED = "completed", _("completed")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    expected_size = models.BigIntegerField(null=True, blank=True)
+    received = models.BigIntegerField(default=0)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.OPEN)
+    image = models.ForeignKey(AlgorithmImage, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"upload {self.id} ({self.received} bytes)"
 
 
 class Status(models.TextChoices):
