@@ -53,7 +53,7 @@ def _world(work: Path):  # type: ignore[no-untyped-def]
 def bench_platform(work: Path) -> tuple[str, float, float]:
     from evaluation.models import Status, Submission
     from evaluation.services import submission_execute, submission_score
-    from evaluation.services.runs import stage_inputs
+    from evaluation.services.staging import stage_inputs
 
     phase, team, user, image = _world(work)
     staged = work / "staged"

@@ -79,6 +79,10 @@ class Phase(models.Model):
     cpus = models.FloatField(_("CPUs"), default=1.0)
     gpus = models.PositiveIntegerField(_("GPUs"), default=0)
     output_mb = models.PositiveIntegerField(_("output limit (MiB)"), default=64)
+    shards = models.PositiveSmallIntegerField(
+        _("parallel runs"), default=1,
+        help_text=_("Split the cases over this many containers run side by side."),
+    )
     leaderboard_visibility = models.CharField(
         max_length=16, choices=LeaderboardVisibility.choices, default=LeaderboardVisibility.LIVE
     )

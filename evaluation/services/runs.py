@@ -5,14 +5,13 @@ transaction open: it takes minutes), record (running -> scoring or failed). Scor
 only after the record commits.
 """
 
-import hashlib
-import json
 import logging
 import os
 import shutil
 import socket
 import tempfile
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -23,12 +22,13 @@ from django.core.files.storage import default_storage
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from challenges.models import Case, CaseFile, Phase
+from challenges.models import Phase
 from challenges.selectors import cases_for_run
 from evaluation.metrics.formats import FormatError, entries_of, predictions_from_json
 from evaluation.metrics.spec import Spec
 from evaluation.models import FailureReason, RunRecord, Status, Submission
 from evaluation.services.specs import spec_of
+from evaluation.services.staging import stage_inputs
 from sandbox.backends import get_backend
 from sandbox.backends.base import RunOutcome
 from sandbox.errors import ImageUnrunnable, OutputInvalid, OutputMissing, SandboxError
@@ -36,7 +36,6 @@ from sandbox.limits import RunLimits
 from sandbox.outputs import read_json_output
 
 logger = logging.getLogger(__name__)
-CONTRACT = "enclave/v1"
 
 
 @dataclass(frozen=True)
@@ -50,69 +49,6 @@ def phase_limits(phase: Phase) -> RunLimits:
         wall_seconds=phase.wall_seconds, memory_mb=phase.memory_mb, cpus=phase.cpus,
         gpus=phase.gpus, output_mb=phase.output_mb,
     )
-
-
-def manifest_for(phase: Phase, cases: list[Case]) -> dict[str, Any]:
-    challenge = phase.challenge
-    return {
-        "contract": CONTRACT,
-        "task": {"type": challenge.task_type, "labels": challenge.labels,
-                 "positive_label": challenge.positive_label},
-        "cases": [
-            {"id": case.case_id, "files": [f"{case.case_id}/{f.name}" for f in case.files.all()],
-             "modality": case.modality or None, "pixel_spacing": case.pixel_spacing}
-            for case in cases
-        ],
-    }
-
-
-class CorruptCaseFile(Exception):
-    """A stored case file no longer matches its SHA-256: never served to a container."""
-
-
-def cached_case_file(case_file: CaseFile) -> Path:
-    """The node-local, content-addressed copy of a case file (SANDBOX_WORK_ROOT/cache), filled
-    once per node from storage and checked against its SHA-256. No container ever mounts it:
-    runs get hard links to it in their own input folders."""
-    sha = case_file.sha256
-    path = Path(settings.SANDBOX_WORK_ROOT) / "cache" / sha[:2] / sha
-    if path.exists():
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    partial = path.with_name(f"{sha}.{os.getpid()}.{threading.get_ident()}.part")
-    digest = hashlib.sha256()
-    with default_storage.open(case_file.storage_key, "rb") as src, partial.open("wb") as dst:
-        while chunk := src.read(4 * 1024 * 1024):
-            digest.update(chunk)
-            dst.write(chunk)
-    if digest.hexdigest() != sha:
-        partial.unlink()
-        raise CorruptCaseFile(f"stored file {case_file.storage_key} does not match its sha256")
-    partial.chmod(0o644)
-    os.replace(partial, path)
-    return path
-
-
-def _link_or_copy(source: Path, target: Path) -> None:
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copyfile(source, target)
-        target.chmod(0o644)
-
-
-def stage_inputs(phase: Phase, input_dir: Path) -> list[str]:
-    """Write manifest.json and one folder per case; return the case ids in manifest order."""
-    cases = list(cases_for_run(phase))
-    for case in cases:
-        case_dir = input_dir / case.case_id
-        case_dir.mkdir(mode=0o755)
-        for case_file in case.files.all():
-            _link_or_copy(cached_case_file(case_file), case_dir / case_file.name)
-    manifest = input_dir / "manifest.json"
-    manifest.write_text(json.dumps(manifest_for(phase, cases)))
-    manifest.chmod(0o644)
-    return [case.case_id for case in cases]
 
 
 def validate_predictions(spec: Spec, data: Any, case_ids: list[str]) -> dict[str, Any] | Failure:
@@ -184,29 +120,69 @@ class Heartbeat:
         self.thread.join()
 
 
+def _read_predictions(spec: Spec, output_dir: Path,
+                      case_ids: list[str]) -> dict[str, Any] | Failure:
+    try:
+        data = read_json_output(output_dir / "predictions.json")
+    except OutputMissing:
+        return Failure(FailureReason.OUTPUT_MISSING)
+    except OutputInvalid as exc:
+        return Failure(FailureReason.OUTPUT_INVALID, f"predictions.json: {exc.rule}")
+    return validate_predictions(spec, data, case_ids)
+
+
+def _merge(outcomes: list[RunOutcome]) -> RunOutcome:
+    """One outcome for a sharded run: the first shard's failure decides; logs keep every shard."""
+    failed = next((o for o in outcomes if o.verdict != "completed"), outcomes[0])
+    if len(outcomes) == 1:
+        return failed
+    logs = "".join(f"[shard {i + 1}/{len(outcomes)}]\n{o.logs}" for i, o in enumerate(outcomes))
+    return RunOutcome(verdict=failed.verdict, exit_code=failed.exit_code,
+                      duration_s=max(o.duration_s for o in outcomes), logs=logs,
+                      output_error=failed.output_error)
+
+
 def _run(submission: Submission, work: Path) -> tuple[RunOutcome, dict[str, Any] | Failure | None]:
-    """Stage, run and read the predictions; (outcome, predictions or the failure they caused)."""
-    input_dir, output_dir = work / "input", work / "output"
-    input_dir.mkdir(mode=0o755)
-    output_dir.mkdir(mode=0o700)
-    case_ids = stage_inputs(submission.phase, input_dir)
+    """Stage, run and read the predictions; (outcome, predictions or the failure they caused).
+
+    A phase with `shards` > 1 splits its cases into that many disjoint parts, run as parallel
+    containers on this node, each with the phase's limits; their predictions are merged before
+    scoring and any shard's failure fails the run."""
+    phase = submission.phase
+    cases = list(cases_for_run(phase))
+    n_shards = max(1, min(phase.shards, len(cases)))
+    parts = [cases[i::n_shards] for i in range(n_shards)]
     backend = get_backend()
     image = submission.image
     backend.ensure_image(image_id=image.image_id,
                          open_tarball=lambda: cast(BinaryIO, default_storage.open(image.storage_key, "rb")))
-    outcome = backend.run(image_id=image.image_id, input_dir=input_dir, output_dir=output_dir,
-                          limits=phase_limits(submission.phase))
-    predictions: dict[str, Any] | Failure | None = None
-    if outcome.verdict == "completed":
-        try:
-            data = read_json_output(output_dir / "predictions.json")
-        except OutputMissing:
-            predictions = Failure(FailureReason.OUTPUT_MISSING)
-        except OutputInvalid as exc:
-            predictions = Failure(FailureReason.OUTPUT_INVALID, f"predictions.json: {exc.rule}")
-        else:
-            predictions = validate_predictions(spec_of(submission.phase.challenge), data, case_ids)
-    return outcome, predictions
+    limits = phase_limits(phase)
+
+    def run_shard(index: int) -> tuple[RunOutcome, Path, list[str]]:
+        input_dir, output_dir = work / f"input-{index}", work / f"output-{index}"
+        input_dir.mkdir(mode=0o755)
+        output_dir.mkdir(mode=0o700)
+        case_ids = stage_inputs(phase, input_dir, parts[index])
+        outcome = backend.run(image_id=image.image_id, input_dir=input_dir,
+                              output_dir=output_dir, limits=limits)
+        return outcome, output_dir, case_ids
+
+    if n_shards == 1:
+        shards = [run_shard(0)]
+    else:
+        with ThreadPoolExecutor(max_workers=n_shards) as pool:
+            shards = list(pool.map(run_shard, range(n_shards)))
+    outcome = _merge([shard[0] for shard in shards])
+    if outcome.verdict != "completed":
+        return outcome, None
+    spec = spec_of(phase.challenge)
+    merged: dict[str, Any] = {}
+    for _outcome, output_dir, case_ids in shards:
+        predictions = _read_predictions(spec, output_dir, case_ids)
+        if isinstance(predictions, Failure):
+            return outcome, predictions
+        merged |= predictions
+    return outcome, merged
 
 
 def _platform_failure(exc: Exception) -> tuple[RunOutcome, Failure]:

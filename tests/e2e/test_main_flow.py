@@ -63,3 +63,17 @@ def test_the_submit_command_waits_and_shows_only_the_team_view(celery_worker, ph
     assert set(final) == {"id", "challenge", "phase", "team", "image", "status", "failure_reason",
                           "failure_detail", "exit_code", "created", "finished", "scores",
                           "scores_withheld", "logs"}
+
+
+def test_a_sharded_phase_runs_parallel_containers_and_merges_them(celery_worker, phantom_world,
+                                                                  weak_baseline_tar):
+    from challenges.models import Phase
+
+    Phase.objects.filter(slug="test").update(shards=2)
+
+    final = wait_until_final(phantom_world, upload_and_submit(phantom_world, weak_baseline_tar,
+                                                              "test"))
+
+    assert final["status"] == "succeeded", final
+    assert CaseResult.objects.filter(submission_id=final["id"]).count() == 24
+    assert "[shard 2/2]" in RunRecord.objects.get(submission_id=final["id"]).logs

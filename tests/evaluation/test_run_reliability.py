@@ -232,3 +232,42 @@ def test_after_a_run_the_node_evicts_images_but_never_needed_ones(
 
     assert calls and calls[0][0] == 123
     assert waiting.image_id in calls[0][1]
+
+
+def test_a_sharded_phase_runs_disjoint_parts_and_merges_them(world, labelled,
+                                                             django_capture_on_commit_callbacks):
+    world.phase.shards = 3
+    world.phase.save()
+    seen: list[list[str]] = []
+
+    def shard(input_dir, output_dir):
+        manifest = json.loads((input_dir / "manifest.json").read_text())
+        seen.append(sorted(c["id"] for c in manifest["cases"]))
+        print(f"shard with {len(manifest['cases'])} cases")
+        return predict(lambda c: 0.9 if int(c[-3:]) % 2 == 0 else 0.1)(input_dir, output_dir)
+
+    submission = submit(world, shard,
+                        django_capture_on_commit_callbacks=django_capture_on_commit_callbacks)
+
+    assert submission.status == Status.SUCCEEDED
+    assert len(seen) == 3 and sorted(c for part in seen for c in part) == sorted(
+        world.phase.cases.values_list("case_id", flat=True))
+    assert CaseResult.objects.filter(submission=submission).count() == 6
+    assert submission.run.logs.count("[shard ") == 3
+
+
+def test_one_failing_shard_fails_the_run(world, labelled, django_capture_on_commit_callbacks):
+    world.phase.shards = 2
+    world.phase.save()
+
+    def second_fails(input_dir, output_dir):
+        manifest = json.loads((input_dir / "manifest.json").read_text())
+        if manifest["cases"][0]["id"].endswith("001"):
+            return 3
+        return predict(lambda c: 0.5)(input_dir, output_dir)
+
+    submission = submit(world, second_fails,
+                        django_capture_on_commit_callbacks=django_capture_on_commit_callbacks)
+
+    assert (submission.failure_reason, submission.failure_detail) == (FailureReason.EXIT_CODE,
+                                                                      "exit code 3")
