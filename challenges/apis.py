@@ -30,6 +30,9 @@ class PhaseOutput(serializers.Serializer):
     cpus = serializers.FloatField()
     gpus = serializers.IntegerField()
     output_mb = serializers.IntegerField()
+    pids = serializers.IntegerField()
+    output_files = serializers.IntegerField()
+    shards = serializers.IntegerField()
     leaderboard_visibility = serializers.CharField()
     results_published = serializers.BooleanField()
 

@@ -79,6 +79,8 @@ class Phase(models.Model):
     cpus = models.FloatField(_("CPUs"), default=1.0)
     gpus = models.PositiveIntegerField(_("GPUs"), default=0)
     output_mb = models.PositiveIntegerField(_("output limit (MiB)"), default=64)
+    pids = models.PositiveIntegerField(_("process limit"), default=256)
+    output_files = models.PositiveIntegerField(_("output file limit"), default=10_000)
     shards = models.PositiveSmallIntegerField(
         _("parallel runs"), default=1,
         help_text=_("Split the cases over this many containers run side by side."),

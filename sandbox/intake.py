@@ -306,7 +306,15 @@ def _config_of(entry: dict[str, Any], scan: _Scan) -> tuple[str, bytes]:
     return name, config
 
 
+MAX_LAYERS = 127  # docker's own limit on overlay layers
+
+
 def _check_layers(entry: dict[str, Any], scan: _Scan) -> None:
+    if len(entry["Layers"]) > MAX_LAYERS:
+        raise ImageRejected(
+            "too_many_layers",
+            _("The image has more than %(max)d layers; squash some of them.") % {"max": MAX_LAYERS},
+        )
     for layer in entry["Layers"]:
         if scan.kinds.get(_safe_name(layer)) != "file":
             raise ImageRejected(

@@ -47,7 +47,7 @@ class Failure:
 def phase_limits(phase: Phase) -> RunLimits:
     return RunLimits(
         wall_seconds=phase.wall_seconds, memory_mb=phase.memory_mb, cpus=phase.cpus,
-        gpus=phase.gpus, output_mb=phase.output_mb,
+        gpus=phase.gpus, output_mb=phase.output_mb, pids=phase.pids, output_files=phase.output_files,
     )
 
 

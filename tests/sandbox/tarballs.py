@@ -81,14 +81,15 @@ class Tarball:
 
 
 def legacy_tarball(
-    *, images: int = 1, tag: str = "enclave-test/handmade:legacy", **config_kw: Any
+    *, images: int = 1, tag: str = "enclave-test/handmade:legacy", layers: int = 1,
+    **config_kw: Any
 ) -> Tarball:
     tarball = Tarball()
     entries = []
     for index in range(images):
         layer = layer_tar({"hello.txt": f"hello {index}\n".encode()})
         layer_id = hashlib.sha256(layer).hexdigest()
-        config = json.dumps(image_config(layers=[layer], **config_kw)).encode()
+        config = json.dumps(image_config(layers=[layer] * layers, **config_kw)).encode()
         config_id = hashlib.sha256(config).hexdigest()
         tarball.add_dir(f"{layer_id}/")
         tarball.add_file(f"{layer_id}/VERSION", b"1.0")
@@ -96,7 +97,8 @@ def legacy_tarball(
         tarball.add_file(f"{layer_id}/layer.tar", layer)
         tarball.add_file(f"{config_id}.json", config)
         entries.append(
-            {"Config": f"{config_id}.json", "RepoTags": [tag], "Layers": [f"{layer_id}/layer.tar"]}
+            {"Config": f"{config_id}.json", "RepoTags": [tag],
+             "Layers": [f"{layer_id}/layer.tar"] * layers}
         )
         tarball.image_id = tarball.image_id or f"sha256:{config_id}"
     tarball.add_file("manifest.json", json.dumps(entries).encode())

@@ -227,3 +227,12 @@ def test_a_volume_inside_input_or_output_is_rejected(tmp_path, volume):
 def test_a_volume_elsewhere_is_fine(tmp_path):
     path = legacy_tarball(volumes=("/data",)).write(tmp_path / "v.tar")
     assert inspect_image_tarball(path, max_bytes=10**9).user == "1000"
+
+
+def test_too_many_layers_are_refused(tmp_path):
+    path = legacy_tarball(layers=128).write(tmp_path / "deep.tar")
+    with pytest.raises(ImageRejected) as rejected:
+        inspect_image_tarball(path, max_bytes=10**9)
+    assert rejected.value.code == "too_many_layers"
+    assert inspect_image_tarball(legacy_tarball(layers=127).write(tmp_path / "ok.tar"),
+                                 max_bytes=10**9).user == "1000"
