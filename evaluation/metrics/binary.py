@@ -5,8 +5,8 @@ Contracts:
   Anything else raises ``ValueError``.
 - AUROC is the Mann-Whitney probability P(s⁺ > s⁻) + ½·P(s⁺ = s⁻); it is undefined (``nan``) when
   only one class is present (this includes the empty input).
-- A case is predicted positive when ``score >= threshold``.
-- Sensitivity, specificity and accuracy are ``nan`` when their denominator is zero.
+- The weighted, thresholded metrics live in ``classification_binary``; this module keeps the
+  validation, tie groups and the Mann-Whitney core they share.
 """
 
 from __future__ import annotations
@@ -58,36 +58,3 @@ def auroc(y_true: ArrayLike, scores: ArrayLike) -> float:
     pos = np.bincount(group[labels == 1], minlength=n_groups).astype(np.int64)
     neg = np.bincount(group[labels == 0], minlength=n_groups).astype(np.int64)
     return float(mann_whitney_auc(pos, neg))
-
-
-def confusion_at(
-    y_true: ArrayLike, scores: ArrayLike, threshold: float = 0.5
-) -> tuple[int, int, int, int]:
-    """(tp, fp, tn, fn) with a case predicted positive when its score is >= ``threshold``."""
-    labels, values = validate_binary(y_true, scores)
-    predicted = values >= threshold
-    actual = labels == 1
-    tp = int(np.count_nonzero(predicted & actual))
-    fp = int(np.count_nonzero(predicted & ~actual))
-    tn = int(np.count_nonzero(~predicted & ~actual))
-    fn = int(np.count_nonzero(~predicted & actual))
-    return tp, fp, tn, fn
-
-
-def _ratio(numerator: int, denominator: int) -> float:
-    return numerator / denominator if denominator else float("nan")
-
-
-def sensitivity(tp: int, fn: int) -> float:
-    """TP / (TP + FN); ``nan`` without positives."""
-    return _ratio(tp, tp + fn)
-
-
-def specificity(tn: int, fp: int) -> float:
-    """TN / (TN + FP); ``nan`` without negatives."""
-    return _ratio(tn, tn + fp)
-
-
-def accuracy(tp: int, fp: int, tn: int, fn: int) -> float:
-    """(TP + TN) / all; ``nan`` without cases. Argument order matches ``confusion_at``."""
-    return _ratio(tp + tn, tp + fp + tn + fn)

@@ -4,14 +4,10 @@ import math
 
 import numpy as np
 import pytest
-from sklearn.metrics import confusion_matrix, roc_auc_score
+from sklearn.metrics import roc_auc_score
 
 from evaluation.metrics.binary import (
-    accuracy,
     auroc,
-    confusion_at,
-    sensitivity,
-    specificity,
 )
 
 SIZES = [2, 3, 4, 5, 7, 10, 16, 31, 50, 97, 200, 513, 1000]
@@ -74,38 +70,3 @@ def test_auroc_single_class_is_nan(labels, scores):
 def test_invalid_input_raises(labels, scores, message):
     with pytest.raises(ValueError, match=message):
         auroc(labels, scores)
-    with pytest.raises(ValueError, match=message):
-        confusion_at(labels, scores)
-
-
-def test_confusion_threshold_is_inclusive():
-    assert confusion_at([1, 0, 1, 0], [0.5, 0.5, 0.49, 0.1]) == (1, 1, 1, 1)
-    assert confusion_at([1, 0], [0.7, 0.7], threshold=0.7) == (1, 1, 0, 0)
-
-
-def test_confusion_matches_sklearn():
-    rng = np.random.default_rng(7)
-    for n in SIZES:
-        labels = rng.integers(0, 2, size=n)
-        scores = np.round(rng.random(n), 1)
-        for threshold in (0.0, 0.3, 0.5, 1.0, 1.1):
-            predicted = (scores >= threshold).astype(int)
-            tn, fp, fn, tp = confusion_matrix(labels, predicted, labels=[0, 1]).ravel()
-            assert confusion_at(labels, scores, threshold) == (tp, fp, tn, fn)
-
-
-def test_confusion_of_nothing_is_zero():
-    assert confusion_at([], []) == (0, 0, 0, 0)
-
-
-def test_rates():
-    assert sensitivity(3, 1) == 0.75
-    assert specificity(1, 3) == 0.25
-    assert accuracy(3, 1, 1, 3) == 0.5
-    assert sensitivity(0, 5) == 0.0
-
-
-def test_rates_with_zero_denominator_are_nan():
-    assert math.isnan(sensitivity(0, 0))
-    assert math.isnan(specificity(0, 0))
-    assert math.isnan(accuracy(0, 0, 0, 0))
