@@ -77,9 +77,6 @@ def image_upload(*, team: Team, user: User, source: BinaryIO) -> AlgorithmImage:
     path, tarball_sha256, info = _intake(source, settings.ENCLAVE_IMAGE_MAX_BYTES)
     stored_key = ""
     try:
-        same_bytes = AlgorithmImage.objects.filter(team=team, tarball_sha256=tarball_sha256).first()
-        if same_bytes is not None:  # the very same tarball again: already validated and stored
-            return same_bytes
         existing = AlgorithmImage.objects.filter(team=team, image_id=info.image_id).first()
         if existing is not None:
             return existing
