@@ -23,6 +23,12 @@ SECRETS_DIR = Path(env.str("ENCLAVE_SECRETS_DIR", default=str(VAR_DIR / "secrets
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="") or local_secret(SECRETS_DIR, "django-secret-key")
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+# Behind TLS in production set ENCLAVE_SECURE_COOKIES=1 (the embedded demo serves plain http).
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("ENCLAVE_SECURE_COOKIES", default=False)
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -4,6 +4,7 @@ from typing import Any
 
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
@@ -55,7 +56,7 @@ class ImageOutput(serializers.ModelSerializer):
 class ImageListCreateApi(APIView):
     parser_classes = [MultiPartParser]
 
-    class Input(serializers.Serializer):
+    class ImageUploadInput(serializers.Serializer):
         team = serializers.SlugField()
         file = serializers.FileField()
 
@@ -64,9 +65,9 @@ class ImageListCreateApi(APIView):
         images = images_of_user(request.user)
         return Response(ImageOutput(images, many=True).data)
 
-    @extend_schema(request=Input, responses={201: ImageOutput})
+    @extend_schema(request=ImageUploadInput, responses={201: ImageOutput})
     def post(self, request: Request) -> Response:
-        data = self.Input(data=request.data)
+        data = self.ImageUploadInput(data=request.data)
         if not data.is_valid():
             raise ImageInvalid("bad_request", "Send a team slug and a docker save tarball as file.")
         team = _team_for(request.user, data.validated_data["team"])
@@ -90,13 +91,13 @@ def upload_payload(session: UploadSession) -> dict[str, Any]:
 class UploadStartApi(APIView):
     """Start a resumable upload of a `docker save` tarball."""
 
-    class Input(serializers.Serializer):
+    class UploadStartInput(serializers.Serializer):
         team = serializers.SlugField()
         size = serializers.IntegerField(required=False, min_value=1)
 
-    @extend_schema(request=Input, responses={201: UploadOutput})
+    @extend_schema(request=UploadStartInput, responses={201: UploadOutput})
     def post(self, request: Request) -> Response:
-        data = self.Input(data=request.data)
+        data = self.UploadStartInput(data=request.data)
         data.is_valid(raise_exception=True)
         team = _team_for(request.user, data.validated_data["team"])
         session = upload_start(team=team, user=request.user,  # type: ignore[arg-type]
@@ -146,19 +147,20 @@ SubmissionOutput = inline_serializer("Submission", fields={
 
 
 class SubmissionListCreateApi(APIView):
-    class Input(serializers.Serializer):
+    class SubmissionCreateInput(serializers.Serializer):
         challenge = serializers.SlugField()
         phase = serializers.SlugField()
         team = serializers.SlugField()
         image = serializers.CharField(help_text="image record id or image digest (sha256:...)")
 
-    @extend_schema(responses=SubmissionOutput)
+    @extend_schema(responses=serializers.ListSerializer(child=SubmissionOutput),
+                   operation_id="v1_submissions_list")
     def get(self, request: Request) -> Response:
         return Response([submission_team_view(s) for s in submissions_of_user(request.user)[:200]])
 
-    @extend_schema(request=Input, responses={201: SubmissionOutput})
+    @extend_schema(request=SubmissionCreateInput, responses={201: SubmissionOutput})
     def post(self, request: Request) -> Response:
-        data = self.Input(data=request.data)
+        data = self.SubmissionCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
         phase = access_phase_by_user(request.user, values["challenge"], values["phase"])
@@ -255,17 +257,22 @@ class ReevaluateApi(APIView):
         return Response({"queued": True}, status=status.HTTP_202_ACCEPTED)
 
 
+SpecOutput = inline_serializer("MetricSpec", fields={
+    "version": serializers.IntegerField(), "spec": serializers.DictField(),
+})
+
+
 class SpecApi(APIView):
     """The challenge's metric spec: readable by whoever sees the challenge; admins replace it."""
 
     permission_classes = [AllowAny]
 
-    @extend_schema(responses=serializers.DictField())
+    @extend_schema(responses=SpecOutput)
     def get(self, request: Request, slug: str) -> Response:
         challenge = access_challenge_by_user(request.user, slug)
         return Response({"version": challenge.metric_version, "spec": spec_dict_of(challenge)})
 
-    @extend_schema(request=serializers.DictField(), responses=serializers.DictField())
+    @extend_schema(request={"application/json": OpenApiTypes.OBJECT}, responses=SpecOutput)
     def put(self, request: Request, slug: str) -> Response:
         challenge = access_challenge_by_user(request.user, slug)
         if not can_manage_society(request.user, challenge.society):

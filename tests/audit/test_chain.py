@@ -34,3 +34,20 @@ def test_a_deleted_event_breaks_the_chain():
     AuditEvent.objects.filter(pk=victim.pk).delete()
 
     assert audit_verify_chain() == after.pk
+
+
+def test_audit_verify_command_reports_and_fails():
+    import io
+
+    from django.core.management import CommandError, call_command
+
+    audit_record(actor=None, action="a", target_type="t", target_id=1)
+    victim = audit_record(actor=None, action="b", target_type="t", target_id=2)
+    out = io.StringIO()
+    call_command("audit_verify", stdout=out)
+    assert "intact (2 events)" in out.getvalue()
+
+    AuditEvent.objects.filter(pk=victim.pk).update(action="c")
+
+    with pytest.raises(CommandError, match=f"breaks at event {victim.pk}"):
+        call_command("audit_verify")
