@@ -8,7 +8,7 @@ Per-case results and hidden-phase logs are for the owning society and operators 
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.utils.translation import gettext as _
 
 from accounts.models import User
@@ -29,9 +29,11 @@ from evaluation.models import (
 def submissions_of_user(user: AnyUser) -> QuerySet[Submission]:
     if not isinstance(user, User):
         return Submission.objects.none()
+    current = Result.objects.filter(is_current=True)
     return Submission.objects.filter(team__memberships__user=user).select_related(
-        "phase__challenge", "team", "image"
-    ).order_by("-created")
+        "phase__challenge", "team", "image", "run"
+    ).prefetch_related(Prefetch("results", queryset=current, to_attr="current_results")
+                       ).order_by("-created")
 
 
 def access_submission_by_user(user: AnyUser, submission_id: int) -> Submission:
@@ -73,7 +75,10 @@ def submission_team_view(submission: Submission) -> dict[str, Any]:
     }
     if submission.status == Status.SUCCEEDED:
         if scores_are_public(phase):
-            current = Result.objects.filter(submission=submission, is_current=True).first()
+            results = getattr(submission, "current_results", None)  # prefetched by lists
+            if results is None:
+                results = list(Result.objects.filter(submission=submission, is_current=True))
+            current = results[0] if results else None
             view["scores"] = current.metrics["metrics"] if current else None
         else:
             view["scores_withheld"] = True

@@ -1,5 +1,6 @@
 import pytest
 
+from challenges.models import Phase
 from evaluation import services
 
 
@@ -8,6 +9,7 @@ def fake_sandbox(settings, monkeypatch):
     """The fake sandbox, and the Celery hand-offs replaced by direct calls (unit tests only;
     tests/e2e runs the real worker and docker engine)."""
     from evaluation.services.ranking import phase_ranking_update
+    from evaluation.services.scoring import phase_reevaluate
 
     settings.SANDBOX_BACKEND = "sandbox.backends.fake.FakeBackend"
     monkeypatch.setattr("evaluation.tasks.enqueue_run",
@@ -17,5 +19,4 @@ def fake_sandbox(settings, monkeypatch):
     monkeypatch.setattr("evaluation.tasks.enqueue_ranking",
                         lambda pk: phase_ranking_update(phase_id=pk))
     monkeypatch.setattr("evaluation.tasks.enqueue_reevaluate",
-                        lambda pk, actor: services.scoring.phase_reevaluate(
-                            phase=__import__("challenges.models").models.Phase.objects.get(pk=pk)))
+                        lambda pk, actor: phase_reevaluate(phase=Phase.objects.get(pk=pk)))

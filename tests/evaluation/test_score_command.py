@@ -1,5 +1,6 @@
 """`manage.py score`: organisers try a spec on local files with the platform's engine."""
 
+import io
 import json
 
 import numpy as np
@@ -11,7 +12,7 @@ from sklearn.metrics import mean_absolute_error, roc_auc_score
 def run_score(tmp_path, spec, truth, predictions, fmt="json"):
     spec_path = tmp_path / "spec.json"
     spec_path.write_text(json.dumps(spec))
-    out = __import__("io").StringIO()
+    out = io.StringIO()
     call_command("score", "--spec", str(spec_path), "--truth", str(truth),
                  "--predictions", str(predictions), "--format", fmt, stdout=out)
     return out.getvalue()

@@ -87,3 +87,21 @@ def test_pages_speak_japanese(world, client):
 
     assert "チャレンジ" in html
     assert 'lang="ja"' in html
+
+
+def test_my_submissions_takes_the_same_queries_for_one_or_many(world, client,
+                                                                django_assert_max_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    finished_submission(world)
+    client.force_login(world.member)
+    with CaptureQueriesContext(connection) as one:
+        client.get("/submissions/")
+    image = world.team.images.first()
+    for _ in range(5):
+        Submission.objects.create(phase=world.phase, team=world.team, image=image,
+                                  submitted_by=world.member, status="succeeded")
+
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        client.get("/submissions/")
