@@ -127,6 +127,46 @@ class RunRecord(models.Model):
         return f"run of submission {self.submission_id}: {self.verdict}"
 
 
+class RunShard(models.Model):
+    """One disjoint part of a sharded run, executed as its own task by whichever worker of the
+    phase's queue is free. Internal: logs and predictions here follow RunRecord's visibility."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        RUNNING = "running", _("running")
+        DONE = "done", _("done")
+        FAILED = "failed", _("failed")
+        SKIPPED = "skipped", _("skipped (another part failed or the run was cancelled)")
+
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="shards")
+    index = models.PositiveSmallIntegerField()
+    count = models.PositiveSmallIntegerField()
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    node = models.CharField(max_length=128, blank=True)
+    queued_at = models.DateTimeField(auto_now_add=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    verdict = models.CharField(max_length=32, blank=True)
+    exit_code = models.IntegerField(null=True, blank=True)
+    duration_s = models.FloatField(default=0.0)
+    logs = models.TextField(blank=True)
+    output_error = models.CharField(max_length=200, blank=True)
+    failure_reason = models.CharField(max_length=32, choices=FailureReason.choices, blank=True)
+    failure_detail = models.CharField(max_length=200, blank=True)
+    predictions = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["submission", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["submission", "index"], name="uniq_shard_index"),
+        ]
+
+    def __str__(self) -> str:
+        return f"shard {self.index + 1}/{self.count} of submission {self.submission_id}"
+
+
 class CaseResult(models.Model):
     """A prediction and its per-case scores. Hidden-phase rows never reach a team."""
 

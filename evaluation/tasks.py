@@ -12,11 +12,19 @@ SCORE_TASK = "evaluation.submission_score"
 RANKING_TASK = "evaluation.phase_ranking"
 SWEEP_TASK = "evaluation.runs_sweep"
 REEVALUATE_TASK = "evaluation.phase_reevaluate"
+SHARD_TASK = "evaluation.shard_run"
 
 
 @shared_task(name=RUN_TASK, acks_late=True, reject_on_worker_lost=True)
 def submission_run(submission_id: int) -> None:
     services.submission_execute(submission_id=submission_id)
+
+
+@shared_task(name=SHARD_TASK, acks_late=True, reject_on_worker_lost=True)
+def shard_run(shard_id: int) -> None:
+    from evaluation.services.shards import shard_execute
+
+    shard_execute(shard_id=shard_id)
 
 
 @shared_task(name=SCORE_TASK, acks_late=True, reject_on_worker_lost=True)
@@ -35,6 +43,10 @@ def runs_sweep() -> None:
 
 def enqueue_run(submission_id: int, queue: str, *, delay: float = 0) -> None:
     submission_run.apply_async(args=[submission_id], queue=queue, countdown=delay or None)
+
+
+def enqueue_shard(shard_id: int, queue: str, *, delay: float = 0) -> None:
+    shard_run.apply_async(args=[shard_id], queue=queue, countdown=delay or None)
 
 
 def enqueue_score(submission_id: int) -> None:

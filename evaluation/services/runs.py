@@ -11,7 +11,6 @@ import shutil
 import socket
 import tempfile
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -22,11 +21,11 @@ from django.core.files.storage import default_storage
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from challenges.models import Phase
+from challenges.models import Case, Phase
 from challenges.selectors import cases_for_run
 from evaluation.metrics.formats import FormatError, entries_of, predictions_from_json
 from evaluation.metrics.spec import Spec
-from evaluation.models import FailureReason, RunRecord, Status, Submission
+from evaluation.models import AlgorithmImage, FailureReason, RunRecord, Status, Submission
 from evaluation.services.specs import spec_of
 from evaluation.services.staging import stage_inputs
 from sandbox.backends import get_backend
@@ -62,9 +61,10 @@ def validate_predictions(spec: Spec, data: Any, case_ids: list[str]) -> dict[str
     return entries_of(spec, parsed)
 
 
-def _failure_of(outcome: RunOutcome) -> Failure | None:
+def failure_of(outcome: RunOutcome, predictions: Any) -> Failure | None:
+    """The run's failure: the sandbox's verdict first, then what the predictions broke."""
     if outcome.verdict == "completed":
-        return None
+        return predictions if isinstance(predictions, Failure) else None
     if outcome.verdict == "exit_code":
         return Failure(FailureReason.EXIT_CODE, f"exit code {outcome.exit_code}")
     if outcome.verdict == "output_invalid":
@@ -95,10 +95,11 @@ def _claim(submission_id: int) -> Submission | None:
 
 class Heartbeat:
     """While a run lasts, stamp `heartbeat_at` every HEARTBEAT_SECONDS from a side thread, so
-    that the sweeper can tell a live run from one whose worker died."""
+    that the sweeper can tell a live run from one whose worker died (the shard's too, for a
+    part of a sharded run)."""
 
-    def __init__(self, submission_id: int) -> None:
-        self.submission_id = submission_id
+    def __init__(self, submission_id: int, shard_id: int | None = None) -> None:
+        self.submission_id, self.shard_id = submission_id, shard_id
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._beat, daemon=True,
                                        name=f"heartbeat-{submission_id}")
@@ -106,8 +107,14 @@ class Heartbeat:
     def _beat(self) -> None:
         try:
             while not self.stop.wait(settings.ENCLAVE_HEARTBEAT_SECONDS):
+                now = timezone.now()
                 Submission.objects.filter(pk=self.submission_id, status=Status.RUNNING).update(
-                    heartbeat_at=timezone.now())
+                    heartbeat_at=now)
+                if self.shard_id is not None:
+                    from evaluation.models import RunShard
+
+                    RunShard.objects.filter(pk=self.shard_id, state=RunShard.State.RUNNING).update(
+                        heartbeat_at=now)
         finally:
             connection.close()
 
@@ -131,61 +138,34 @@ def _read_predictions(spec: Spec, output_dir: Path,
     return validate_predictions(spec, data, case_ids)
 
 
-def _merge(outcomes: list[RunOutcome]) -> RunOutcome:
-    """One outcome for a sharded run: the first shard's failure decides; logs keep every shard."""
-    failed = next((o for o in outcomes if o.verdict != "completed"), outcomes[0])
-    if len(outcomes) == 1:
-        return failed
-    logs = "".join(f"[shard {i + 1}/{len(outcomes)}]\n{o.logs}" for i, o in enumerate(outcomes))
-    return RunOutcome(verdict=failed.verdict, exit_code=failed.exit_code,
-                      duration_s=max(o.duration_s for o in outcomes), logs=logs,
-                      output_error=failed.output_error)
-
-
-def _run(submission: Submission, work: Path) -> tuple[RunOutcome, dict[str, Any] | Failure | None]:
-    """Stage, run and read the predictions; (outcome, predictions or the failure they caused).
-
-    A phase with `shards` > 1 splits its cases into that many disjoint parts, run as parallel
-    containers on this node, each with the phase's limits; their predictions are merged before
-    scoring and any shard's failure fails the run."""
-    phase = submission.phase
-    cases = list(cases_for_run(phase))
-    n_shards = max(1, min(phase.shards, len(cases)))
-    parts = [cases[i::n_shards] for i in range(n_shards)]
+def run_part(phase: Phase, image: AlgorithmImage, cases: list[Case],
+             work: Path) -> tuple[RunOutcome, dict[str, Any] | Failure | None]:
+    """Stage `cases`, run the image on them once and read its predictions for those cases;
+    (outcome, predictions or the failure they caused, None when the run itself failed)."""
     backend = get_backend()
-    image = submission.image
     backend.ensure_image(image_id=image.image_id,
                          open_tarball=lambda: cast(BinaryIO, default_storage.open(image.storage_key, "rb")))
-    limits = phase_limits(phase)
-
-    def run_shard(index: int) -> tuple[RunOutcome, Path, list[str]]:
-        input_dir, output_dir = work / f"input-{index}", work / f"output-{index}"
-        input_dir.mkdir(mode=0o755)
-        output_dir.mkdir(mode=0o700)
-        case_ids = stage_inputs(phase, input_dir, parts[index])
-        outcome = backend.run(image_id=image.image_id, input_dir=input_dir,
-                              output_dir=output_dir, limits=limits)
-        return outcome, output_dir, case_ids
-
-    if n_shards == 1:
-        shards = [run_shard(0)]
-    else:
-        with ThreadPoolExecutor(max_workers=n_shards) as pool:
-            shards = list(pool.map(run_shard, range(n_shards)))
-    outcome = _merge([shard[0] for shard in shards])
+    input_dir, output_dir = work / "input", work / "output"
+    input_dir.mkdir(mode=0o755)
+    output_dir.mkdir(mode=0o700)
+    case_ids = stage_inputs(phase, input_dir, cases)
+    outcome = backend.run(image_id=image.image_id, input_dir=input_dir, output_dir=output_dir,
+                          limits=phase_limits(phase))
     if outcome.verdict != "completed":
         return outcome, None
-    spec = spec_of(phase.challenge)
-    merged: dict[str, Any] = {}
-    for _outcome, output_dir, case_ids in shards:
-        predictions = _read_predictions(spec, output_dir, case_ids)
-        if isinstance(predictions, Failure):
-            return outcome, predictions
-        merged |= predictions
-    return outcome, merged
+    return outcome, _read_predictions(spec_of(phase.challenge), output_dir, case_ids)
 
 
-def _platform_failure(exc: Exception) -> tuple[RunOutcome, Failure]:
+def run_workdir(prefix: str) -> Path:
+    """A fresh private folder under SANDBOX_WORK_ROOT for one run; the caller removes it."""
+    root = Path(settings.SANDBOX_WORK_ROOT)
+    root.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=prefix, dir=root))
+    work.chmod(0o755)
+    return work
+
+
+def platform_failure(exc: Exception) -> tuple[RunOutcome, Failure]:
     if isinstance(exc, ImageUnrunnable):
         failure = Failure(FailureReason.IMAGE_INVALID, "the image breaks a run-time rule of the sandbox")
     else:
@@ -212,36 +192,41 @@ def _retry_later(submission: Submission) -> bool:
 def submission_execute(*, submission_id: int) -> None:
     """Run a queued submission in the sandbox and record what happened.
 
-    Platform failures are retried (ENCLAVE_RUN_ATTEMPTS in all) and never count against the
-    team's quota; a submission cancelled meanwhile keeps its status and its outputs are dropped.
+    A phase with `shards` > 1 hands its cases to that many shard tasks instead (see
+    `evaluation.services.shards`). Platform failures are retried (ENCLAVE_RUN_ATTEMPTS in all)
+    and never count against the team's quota; a submission cancelled meanwhile keeps its status
+    and its outputs are dropped.
     """
+    from evaluation.services.shards import shard_count, shards_dispatch
+
     submission = _claim(submission_id)
     if submission is None:
         return
-    root = Path(settings.SANDBOX_WORK_ROOT)
-    root.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f"sub{submission_id}-", dir=root))
-    work.chmod(0o755)
+    cases = list(cases_for_run(submission.phase))
+    if shard_count(submission.phase, len(cases)) > 1:
+        shards_dispatch(submission, len(cases))
+        return
+    work = run_workdir(f"sub{submission_id}-")
     predictions: Any = None
     try:
         with Heartbeat(submission_id):
-            outcome, predictions = _run(submission, work)
-        failure = _failure_of(outcome) or (predictions if isinstance(predictions, Failure) else None)
+            outcome, predictions = run_part(submission.phase, submission.image, cases, work)
+        failure = failure_of(outcome, predictions)
     except Exception as exc:  # anything here is the platform's (or, rarely, the image's) fault
         logger.exception("platform failure running submission %s", submission_id)
-        outcome, failure = _platform_failure(exc)
+        outcome, failure = platform_failure(exc)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    _evict_unused_images()
+    evict_unused_images()
     try:
         _record(submission_id, outcome, failure, predictions)
     except DatabaseError:  # whatever the run produced, the submission must not stay running
         logger.exception("could not record the run of submission %s", submission_id)
-        _record(submission_id, _platform_failure(RuntimeError("record"))[0],
+        _record(submission_id, platform_failure(RuntimeError("record"))[0],
                 Failure(FailureReason.PLATFORM_ERROR), None)
 
 
-def _evict_unused_images() -> None:
+def evict_unused_images() -> None:
     """Keep this node's loaded images under SANDBOX_IMAGE_CACHE_BYTES, least recently used
     first, never touching an image a queued or running submission needs (best effort)."""
     needed = set(Submission.objects.filter(status__in=[Status.QUEUED, Status.RUNNING])
@@ -264,41 +249,49 @@ def node_reap() -> int:
     return reaped
 
 
-def _text(value: str) -> str:
+def db_text(value: str) -> str:
     """Container text as the database can hold it (PostgreSQL text refuses NUL)."""
     return value.replace("\x00", "\ufffd")
 
 
 def _record(submission_id: int, outcome: RunOutcome, failure: Failure | None,
             predictions: Any) -> None:
-    from evaluation.tasks import enqueue_score
-
     with transaction.atomic():
         submission = Submission.objects.select_for_update().select_related("phase").get(
             pk=submission_id)
         if submission.status != Status.RUNNING:
             return
-        RunRecord.objects.update_or_create(submission=submission, defaults={
-            "verdict": outcome.verdict, "exit_code": outcome.exit_code,
-            "duration_s": outcome.duration_s, "logs": _text(outcome.logs),
-            "output_error": _text(outcome.output_error or "")[:200], "node": submission.node,
-        })
-        submission.exit_code = outcome.exit_code
-        if failure is not None and failure.reason == FailureReason.PLATFORM_ERROR and _retry_later(
-                submission):
-            pass
-        elif failure is not None:
-            submission.status = Status.FAILED
-            submission.failure_reason = failure.reason
-            submission.failure_detail = _text(failure.detail)[:200]
-            submission.finished_at = timezone.now()
-        else:
-            from evaluation.services.scoring import store_predictions
+        record_outcome(submission, outcome, failure, predictions, retry=True)
 
-            store_predictions(submission, predictions)
-            submission.status = Status.SCORING
-            transaction.on_commit(lambda: enqueue_score(submission_id))
-        submission.save()
+
+def record_outcome(submission: Submission, outcome: RunOutcome, failure: Failure | None,
+                   predictions: Any, *, retry: bool) -> None:
+    """Within the caller's transaction, on a locked RUNNING submission: keep the run record,
+    then fail the submission, requeue it (a platform failure, while `retry` and attempts
+    remain) or store its predictions and enqueue scoring after commit."""
+    from evaluation.tasks import enqueue_score
+
+    RunRecord.objects.update_or_create(submission=submission, defaults={
+        "verdict": outcome.verdict, "exit_code": outcome.exit_code,
+        "duration_s": outcome.duration_s, "logs": db_text(outcome.logs),
+        "output_error": db_text(outcome.output_error or "")[:200], "node": submission.node,
+    })
+    submission.exit_code = outcome.exit_code
+    if failure is not None and failure.reason == FailureReason.PLATFORM_ERROR and retry and (
+            _retry_later(submission)):
+        pass
+    elif failure is not None:
+        submission.status = Status.FAILED
+        submission.failure_reason = failure.reason
+        submission.failure_detail = db_text(failure.detail)[:200]
+        submission.finished_at = timezone.now()
+    else:
+        from evaluation.services.scoring import store_predictions
+
+        store_predictions(submission, predictions)
+        submission.status = Status.SCORING
+        transaction.on_commit(lambda: enqueue_score(submission.pk))
+    submission.save()
 
 
 def runs_sweep(*, stale_after_s: float | None = None) -> dict[str, int]:
@@ -307,7 +300,8 @@ def runs_sweep(*, stale_after_s: float | None = None) -> dict[str, int]:
     stale_after_s = stale_after_s or settings.ENCLAVE_HEARTBEAT_STALE_SECONDS
     cutoff = timezone.now() - timedelta(seconds=stale_after_s)
     counts = {"requeued": 0, "failed": 0}
-    stale = Submission.objects.filter(status=Status.RUNNING, heartbeat_at__lt=cutoff)
+    stale = Submission.objects.filter(status=Status.RUNNING, heartbeat_at__lt=cutoff).filter(
+        shards__isnull=True)  # sharded runs are swept shard by shard
     for submission_id in stale.values_list("pk", flat=True):
         with transaction.atomic():
             submission = Submission.objects.select_for_update().select_related("phase").get(
@@ -325,4 +319,8 @@ def runs_sweep(*, stale_after_s: float | None = None) -> dict[str, int]:
                 submission.finished_at = timezone.now()
                 counts["failed"] += 1
             submission.save()
+    from evaluation.services.shards import shards_sweep
+
+    for key, value in shards_sweep(cutoff).items():
+        counts[key] += value
     return counts

@@ -78,6 +78,8 @@ def test_a_node_killed_mid_run_loses_nothing(two_nodes, phantom_world, sleep_15,
     submission_id = upload_and_submit(phantom_world, sleep_15, "test")
     wait_for(lambda: Submission.objects.get(pk=submission_id).status == Status.RUNNING)
     victim = Submission.objects.get(pk=submission_id).node
+    # claimed is not yet started: kill the node once its container runs
+    wait_for(lambda: leftovers(docker_client, settings.SANDBOX_WORK_ROOT, victim)[0] == 1)
 
     two_nodes.kill(victim)
     # The beat schedule runs the sweeper each minute; here it runs until the heartbeat is stale.
@@ -98,3 +100,30 @@ def test_a_node_killed_mid_run_loses_nothing(two_nodes, phantom_world, sleep_15,
     two_nodes.start(victim, ENCLAVE_HEARTBEAT_SECONDS="1")
     wait_for(lambda: leftovers(docker_client, settings.SANDBOX_WORK_ROOT, victim) == (0, []),
              timeout=60)
+
+
+def test_a_sharded_run_spreads_over_nodes_and_survives_losing_one(two_nodes, phantom_world,
+                                                                   sleep_15):
+    from challenges.models import Phase
+    from evaluation.models import RunShard
+
+    Phase.objects.filter(slug="test").update(shards=2)
+    submission_id = upload_and_submit(phantom_world, sleep_15, "test")
+    shards = RunShard.objects.filter(submission_id=submission_id)
+    wait_for(lambda: shards.filter(state=RunShard.State.RUNNING).count() == 2)
+    nodes = set(shards.values_list("node", flat=True))
+    assert nodes == {"node-a", "node-b"}  # one part per worker, in parallel
+
+    victim = shards.get(index=0).node
+    two_nodes.kill(victim)
+    wait_for(lambda: runs_sweep(stale_after_s=3)["requeued"] == 1, timeout=60, poll=1)
+    wait_for(lambda: Submission.objects.get(pk=submission_id).status in (
+        Status.SUCCEEDED, Status.FAILED), timeout=300)
+
+    submission = Submission.objects.get(pk=submission_id)
+    assert submission.status == Status.SUCCEEDED
+    assert submission.attempts == 1
+    assert sorted(shards.values_list("index", "attempts")) == [(0, 2), (1, 1)]
+    assert set(shards.values_list("node", flat=True)) == nodes - {victim}
+    assert Result.objects.filter(submission=submission).count() == 1
+    assert submission.case_results.count() == 24
