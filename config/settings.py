@@ -190,6 +190,8 @@ CELERY_BEAT_SCHEDULE = {
 # Sandbox
 SANDBOX_BACKEND = env.str("SANDBOX_BACKEND", default="sandbox.backends.docker.DockerBackend")
 SANDBOX_WORK_ROOT = env.str("SANDBOX_WORK_ROOT", default=str(VAR_DIR / "runs"))
+# The GPUs this worker owns (e.g. "0" or "2,3"), when a node runs one worker per GPU; empty: any.
+SANDBOX_GPU_DEVICES = env.list("SANDBOX_GPU_DEVICES", default=[])
 # Loaded team images kept per node before the least recently used are removed.
 SANDBOX_IMAGE_CACHE_BYTES = env.int("SANDBOX_IMAGE_CACHE_BYTES", default=50 * 1024**3)
 ENCLAVE_IMAGE_MAX_BYTES = env.int("ENCLAVE_IMAGE_MAX_BYTES", default=10 * 1024**3)

@@ -17,7 +17,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -185,6 +185,7 @@ class DockerBackend(SandboxBackend):
                 input_dir=input_dir.resolve(),
                 output_dir=area.path,
                 image_volumes=list((image.get("Config") or {}).get("Volumes") or {}),
+                gpu_devices=getattr(settings, "SANDBOX_GPU_DEVICES", ()),
             )
             container = self._create(image_id, user, options, limits)
             try:
@@ -295,9 +296,11 @@ class DockerBackend(SandboxBackend):
 
 
 def host_config_options(
-    *, limits: RunLimits, input_dir: Path, output_dir: Path, image_volumes: list[str]
+    *, limits: RunLimits, input_dir: Path, output_dir: Path, image_volumes: list[str],
+    gpu_devices: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Arguments of `APIClient.create_host_config` for one run: the whole security policy."""
+    """Arguments of `APIClient.create_host_config` for one run: the whole security policy.
+    `gpu_devices` are the GPUs this worker owns (SANDBOX_GPU_DEVICES); none means any."""
     # exec: JIT compilers (torch inductor, triton, numba) load what they build under $HOME=/tmp
     tmpfs = {TMP_PATH: f"rw,exec,nosuid,nodev,size={limits.tmp_mb}m,mode=1777"}
     for volume in _image_volumes(image_volumes):  # else docker would add writable host volumes
@@ -323,10 +326,23 @@ def host_config_options(
         ),
     }
     if limits.gpus > 0:
-        options["device_requests"] = [
-            docker.types.DeviceRequest(count=limits.gpus, capabilities=[["gpu"]])
-        ]
+        options["device_requests"] = [gpu_request(limits.gpus, gpu_devices)]
     return options
+
+
+# compute and nvidia-smi only: no graphics, video or display driver libraries in the container
+GPU_CAPABILITIES = [["gpu", "compute", "utility"]]
+
+
+def gpu_request(count: int, devices: Sequence[str]) -> docker.types.DeviceRequest:
+    """The device request for `count` GPUs: the first of this worker's own `devices` when the
+    node splits its GPUs between workers, else any `count` GPUs of the node."""
+    if not devices:
+        return docker.types.DeviceRequest(count=count, capabilities=GPU_CAPABILITIES)
+    if count > len(devices):
+        raise SandboxError(f"the phase asks for {count} GPU(s); this worker has {len(devices)}")
+    return docker.types.DeviceRequest(device_ids=list(devices[:count]),
+                                      capabilities=GPU_CAPABILITIES)
 
 
 def container_environment(limits: RunLimits) -> dict[str, str]:

@@ -48,9 +48,22 @@ def test_only_the_inputs_and_the_output_area_come_from_the_host() -> None:
 
 
 def test_gpus_only_through_device_requests() -> None:
+    assert "device_requests" not in options(RunLimits(gpus=0))
     (request,) = options(RunLimits(gpus=2))["device_requests"]
     assert request["Count"] == 2
-    assert request["Capabilities"] == [["gpu"]]
+    assert request["Capabilities"] == [["gpu", "compute", "utility"]]
+
+
+def test_a_worker_that_owns_gpus_hands_out_only_its_own() -> None:
+    limits = RunLimits(gpus=1)
+    (request,) = host_config_options(limits=limits, input_dir=Path("/staged/in"),
+                                     output_dir=Path("/runs/x/output"), image_volumes=[],
+                                     gpu_devices=["2", "3"])["device_requests"]
+    assert (request["DeviceIDs"], request["Count"]) == (["2"], 0)
+    with pytest.raises(SandboxError, match="this worker has 2"):
+        host_config_options(limits=RunLimits(gpus=3), input_dir=Path("/staged/in"),
+                            output_dir=Path("/runs/x/output"), image_volumes=[],
+                            gpu_devices=["2", "3"])
 
 
 def test_image_volumes_become_small_tmpfs_and_none_may_hide_in_input() -> None:
