@@ -28,6 +28,8 @@ test: setup
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: setup
+	@command -v wrk >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 	$(PY) benchmarks/run.py
 
 lint: venv

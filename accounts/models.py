@@ -77,3 +77,28 @@ class TeamMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user}@{self.team}"
+
+
+class ApiToken(models.Model):
+    """A personal API key. Only its SHA-256 is stored; the key itself is shown once, at creation.
+
+    A token authenticates as its user until `expires_at` or until it is revoked (`revoked_at`).
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="api_tokens")
+    name = models.CharField(_("name"), max_length=100)
+    prefix = models.CharField(_("prefix"), max_length=12)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires"))
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+        ordering = ["-created", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.name})"

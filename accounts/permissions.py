@@ -49,3 +49,28 @@ def teams_of_user(user: AnyUser) -> list[Team]:
     if not user.is_authenticated:
         return []
     return list(Team.objects.filter(memberships__user=user).order_by("slug"))
+
+
+def needs_two_factor(user: AnyUser) -> bool:
+    """Operators and holders of any society role must sign in with a second factor."""
+    if not user.is_authenticated:
+        return False
+    return is_operator(user) or SocietyMembership.objects.filter(
+        user=user, role__in=HIDDEN_DATA_ROLES).exists()
+
+
+def can_reset_two_factor(actor: AnyUser, user: User) -> bool:
+    """Operators reset anyone's device; a society admin, the devices of their society's members."""
+    if is_operator(actor):
+        return True
+    if not actor.is_authenticated or is_operator(user) or actor.pk == user.pk:
+        return False
+    administered = SocietyMembership.objects.filter(user=actor, role=SocietyRole.ADMIN)
+    return SocietyMembership.objects.filter(
+        user=user, society__in=administered.values("society")).exists()
+
+
+def may_reset_two_factor(actor: AnyUser) -> bool:
+    """Whether the reset page is open to `actor` at all (operators and society admins)."""
+    return is_operator(actor) or (actor.is_authenticated and SocietyMembership.objects.filter(
+        user=actor, role=SocietyRole.ADMIN).exists())

@@ -1,6 +1,11 @@
-"""REST API v1 for challenges and phases (read-only, public for published challenges)."""
+"""REST API v1 for challenges and phases (read-only, public for published challenges), and the
+download of a phase's public (not hidden) cases for local validation."""
 
-from drf_spectacular.utils import extend_schema
+from django.http import FileResponse
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -9,10 +14,17 @@ from rest_framework.views import APIView
 
 from challenges.selectors import (
     access_challenge_by_user,
+    access_phase_by_user,
     challenges_visible_to,
+    input_manifest,
     phase_is_open,
     phases_of,
+    public_case_file,
+    public_cases_of,
 )
+from config.api_errors import error_responses
+from config.errors import DomainError
+from config.integrity import StoredFileCorrupt, open_verified_copy
 
 
 class PhaseOutput(serializers.Serializer):
@@ -75,3 +87,50 @@ class ChallengeDetailApi(APIView):
     def get(self, request: Request, slug: str) -> Response:
         challenge = access_challenge_by_user(request.user, slug)
         return Response(ChallengeDetailOutput(challenge).data)
+
+
+PublicCasesOutput = inline_serializer("PublicCases", fields={
+    "manifest": serializers.DictField(help_text="The manifest.json a run finds at /input."),
+    "files": serializers.ListField(child=inline_serializer("PublicCaseFile", fields={
+        "path": serializers.CharField(help_text="Where the file goes under /input."),
+        "sha256": serializers.CharField(), "size_bytes": serializers.IntegerField(),
+        "url": serializers.CharField(help_text="Where to download it (an absolute path)."),
+    })),
+})
+
+
+class PublicCaseListApi(APIView):
+    """A phase's cases as a run gets them at /input — the manifest and every file with its
+    SHA-256 — for phases that are not hidden, so that teams can run their image on them
+    locally (`enclave validate`). A hidden phase answers 403 to everyone."""
+
+    @extend_schema(responses={200: PublicCasesOutput, **error_responses(403, 404)})
+    def get(self, request: Request, slug: str, phase: str) -> Response:
+        phase_obj = access_phase_by_user(request.user, slug, phase)
+        cases = public_cases_of(phase_obj)
+        files = [
+            {"path": f"{case.case_id}/{case_file.name}", "sha256": case_file.sha256,
+             "size_bytes": case_file.size_bytes,
+             "url": reverse("api:public-case-file", kwargs={
+                 "slug": slug, "phase": phase, "case_id": case.case_id, "name": case_file.name})}
+            for case in cases for case_file in case.files.all()
+        ]
+        return Response({"manifest": input_manifest(phase_obj, cases), "files": files})
+
+
+class PublicCaseFileApi(APIView):
+    """The bytes of one file of a public case (see PublicCaseListApi)."""
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY,
+                              **error_responses(403, 404, 503)})
+    def get(self, request: Request, slug: str, phase: str, case_id: str,
+            name: str) -> FileResponse:
+        case_file = public_case_file(access_phase_by_user(request.user, slug, phase), case_id, name)
+        try:
+            content = open_verified_copy(case_file.storage_key, case_file.sha256)
+        except StoredFileCorrupt:
+            raise DomainError("stored_file_corrupt", _(
+                "This file failed its integrity check and is withheld; the operators have been "
+                "told."), status=503) from None
+        return FileResponse(content, as_attachment=True, filename=case_file.name,
+                            content_type="application/octet-stream")

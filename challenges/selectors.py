@@ -9,11 +9,13 @@ from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import SocietyMembership
 from accounts.permissions import AnyUser, can_see_hidden_data, is_operator
 from challenges.errors import ChallengeNotFound
-from challenges.models import Case, Challenge, GroundTruth, Phase
+from challenges.models import Case, CaseFile, Challenge, GroundTruth, Phase
+from config.errors import Forbidden
 
 
 def challenges_visible_to(user: AnyUser) -> QuerySet[Challenge]:
@@ -79,3 +81,43 @@ def cases_visible_to(user: AnyUser, phase: Phase) -> QuerySet[Case]:
     if phase.is_hidden and not can_see_hidden_data(user, phase.challenge.society):
         return Case.objects.none()
     return phase.cases.all()
+
+
+# The /input manifest's contract version; evaluation.services.staging writes the same manifest
+# for runs (tests/challenges/test_sanity_download.py holds the two together).
+INPUT_CONTRACT = "enclave/v1"
+
+
+def public_cases_of(phase: Phase) -> Sequence[Case]:
+    """The cases of a phase that is not hidden, with their files, in manifest order, so that
+    teams can run their image locally on them (`enclave validate`). A hidden phase's cases are
+    never handed out through this, to anyone: Forbidden (403)."""
+    if phase.is_hidden:
+        raise Forbidden("phase_hidden", _("The cases of a hidden phase are never handed out."))
+    return list(phase.cases.prefetch_related("files").order_by("case_id"))
+
+
+def public_case_file(phase: Phase, case_id: str, name: str) -> CaseFile:
+    """One stored file of a case of a phase that is not hidden (Forbidden for a hidden phase,
+    NotFound when there is no such file)."""
+    if phase.is_hidden:
+        raise Forbidden("phase_hidden", _("The cases of a hidden phase are never handed out."))
+    case_file = CaseFile.objects.filter(case__phase=phase, case__case_id=case_id, name=name).first()
+    if case_file is None:
+        raise ChallengeNotFound("case_file_not_found", _("No such case file."))
+    return case_file
+
+
+def input_manifest(phase: Phase, cases: Sequence[Case]) -> dict[str, Any]:
+    """The manifest.json a run of `cases` finds at /input (docs/container-contract.md)."""
+    challenge = phase.challenge
+    return {
+        "contract": INPUT_CONTRACT,
+        "task": {"type": challenge.task_type, "labels": challenge.labels,
+                 "positive_label": challenge.positive_label},
+        "cases": [
+            {"id": case.case_id, "files": [f"{case.case_id}/{f.name}" for f in case.files.all()],
+             "modality": case.modality or None, "pixel_spacing": case.pixel_spacing}
+            for case in cases
+        ],
+    }

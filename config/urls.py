@@ -5,16 +5,24 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
+from accounts import apis as account_apis
 from challenges import apis as challenge_apis
 from evaluation import apis as evaluation_apis
 
 api_v1 = [
+    path("auth/token/", account_apis.AuthTokenApi.as_view(), name="auth-token"),
+    path("tokens/", account_apis.ApiTokenListApi.as_view(), name="token-list"),
+    path("tokens/<int:pk>/", account_apis.ApiTokenDetailApi.as_view(), name="token-detail"),
     path("challenges/", challenge_apis.ChallengeListApi.as_view(), name="challenge-list"),
     path("challenges/<slug:slug>/", challenge_apis.ChallengeDetailApi.as_view(),
          name="challenge-detail"),
     path("challenges/<slug:slug>/phases/<slug:phase>/leaderboard/",
          evaluation_apis.LeaderboardApi.as_view(), name="leaderboard"),
     path("challenges/<slug:slug>/spec/", evaluation_apis.SpecApi.as_view(), name="spec"),
+    path("challenges/<slug:slug>/phases/<slug:phase>/cases/",
+         challenge_apis.PublicCaseListApi.as_view(), name="public-cases"),
+    path("challenges/<slug:slug>/phases/<slug:phase>/cases/<str:case_id>/files/<str:name>",
+         challenge_apis.PublicCaseFileApi.as_view(), name="public-case-file"),
     path("challenges/<slug:slug>/phases/<slug:phase>/snapshots/",
          evaluation_apis.SnapshotListApi.as_view(), name="snapshots"),
     path("challenges/<slug:slug>/phases/<slug:phase>/publish/",
@@ -33,11 +41,15 @@ api_v1 = [
          name="submission-cancel"),
 ]
 
+handler400 = "config.api_errors.bad_request"
+handler404 = "config.api_errors.page_not_found"
+
 urlpatterns = [
     path("", include("challenges.urls")),
     path("", include("evaluation.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/", include("accounts.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

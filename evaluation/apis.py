@@ -1,14 +1,19 @@
 """REST API v1 for images, submissions and leaderboards. Thin: services and selectors decide."""
 
+import io
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Q
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -16,14 +21,15 @@ from rest_framework.views import APIView
 from accounts.models import Team
 from accounts.permissions import can_manage_society, is_team_member
 from challenges.selectors import access_challenge_by_user, access_phase_by_user
-from config.errors import Forbidden
+from config.api_errors import error_responses
+from config.errors import DomainError, Forbidden
 from evaluation.errors import ImageInvalid, NotATeamMember
 from evaluation.models import AlgorithmImage, LeaderboardSnapshot, UploadSession
 from evaluation.selectors import (
     Leaderboard,
     access_submission_by_user,
     images_of_user,
-    leaderboard_for,
+    leaderboard_cached,
     submission_team_view,
     submissions_of_user,
 )
@@ -53,8 +59,19 @@ class ImageOutput(serializers.ModelSerializer):
         fields = ["id", "team", "image_id", "user", "repo_tags", "size_bytes", "created"]
 
 
+_FORM_OVERHEAD = 64 * 1024  # multipart boundaries, headers and the team field
+
+
+def _content_length(request: Request) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
 class ImageListCreateApi(APIView):
     parser_classes = [MultiPartParser]
+    throttle_scope = "uploads"
 
     class ImageUploadInput(serializers.Serializer):
         team = serializers.SlugField()
@@ -65,8 +82,13 @@ class ImageListCreateApi(APIView):
         images = images_of_user(request.user)
         return Response(ImageOutput(images, many=True).data)
 
-    @extend_schema(request=ImageUploadInput, responses={201: ImageOutput})
+    @extend_schema(request=ImageUploadInput,
+                   responses={201: ImageOutput, **error_responses(403, 413)})
     def post(self, request: Request) -> Response:
+        if _content_length(request) > settings.ENCLAVE_IMAGE_MAX_BYTES + _FORM_OVERHEAD:
+            # Refused before Django spools the whole body to a temporary file.
+            raise ImageInvalid("too_large", _("The image tarball is larger than allowed."),
+                               status=413)
         data = self.ImageUploadInput(data=request.data)
         if not data.is_valid():
             raise ImageInvalid("bad_request", "Send a team slug and a docker save tarball as file.")
@@ -91,11 +113,13 @@ def upload_payload(session: UploadSession) -> dict[str, Any]:
 class UploadStartApi(APIView):
     """Start a resumable upload of a `docker save` tarball."""
 
+    throttle_scope = "uploads"
+
     class UploadStartInput(serializers.Serializer):
         team = serializers.SlugField()
         size = serializers.IntegerField(required=False, min_value=1)
 
-    @extend_schema(request=UploadStartInput, responses={201: UploadOutput})
+    @extend_schema(request=UploadStartInput, responses={201: UploadOutput, **error_responses(403)})
     def post(self, request: Request) -> Response:
         data = self.UploadStartInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -109,24 +133,35 @@ class UploadChunkApi(APIView):
     """GET: how much has arrived. PUT ?offset=N with the raw bytes: append a chunk there."""
 
     parser_classes: list[Any] = []
+    throttle_scope = "upload_chunks"
 
     @extend_schema(responses=UploadOutput)
     def get(self, request: Request, pk: str) -> Response:
         return Response(upload_payload(access_upload_by_user(request.user, pk)))  # type: ignore[arg-type]
 
-    @extend_schema(request={"application/octet-stream": bytes}, responses=UploadOutput)
+    @extend_schema(request={"application/octet-stream": bytes},
+                   parameters=[OpenApiParameter("offset", int, required=True,
+                                                description="Where this chunk starts.")],
+                   responses={200: UploadOutput, **error_responses(409, 415)})
     def put(self, request: Request, pk: str) -> Response:
         session = access_upload_by_user(request.user, pk)  # type: ignore[arg-type]
+        if request.content_type.split(";")[0].strip().lower() != "application/octet-stream":
+            raise DomainError("unsupported_media_type",
+                              _("Send the chunk as raw bytes (Content-Type: "
+                                "application/octet-stream)."), status=415)
         try:
             offset = int(request.query_params.get("offset", ""))
         except ValueError as exc:
             raise ImageInvalid("bad_offset", "Give the chunk's offset as ?offset=N.") from exc
-        session = upload_append(session=session, offset=offset, body=request.stream)  # type: ignore[arg-type]
+        body = request.stream or io.BytesIO()  # DRF gives no stream for an empty body
+        session = upload_append(session=session, offset=offset, body=body)  # type: ignore[arg-type]
         return Response(upload_payload(session))
 
 
 class UploadCompleteApi(APIView):
-    @extend_schema(request=None, responses={201: ImageOutput})
+    throttle_scope = "uploads"
+
+    @extend_schema(request=None, responses={201: ImageOutput, **error_responses(400, 409)})
     def post(self, request: Request, pk: str) -> Response:
         session = access_upload_by_user(request.user, pk)  # type: ignore[arg-type]
         image = upload_complete(session=session)
@@ -147,6 +182,8 @@ SubmissionOutput = inline_serializer("Submission", fields={
 
 
 class SubmissionListCreateApi(APIView):
+    throttle_scope = "submissions"
+
     class SubmissionCreateInput(serializers.Serializer):
         challenge = serializers.SlugField()
         phase = serializers.SlugField()
@@ -158,7 +195,8 @@ class SubmissionListCreateApi(APIView):
     def get(self, request: Request) -> Response:
         return Response([submission_team_view(s) for s in submissions_of_user(request.user)[:200]])
 
-    @extend_schema(request=SubmissionCreateInput, responses={201: SubmissionOutput})
+    @extend_schema(request=SubmissionCreateInput,
+                   responses={201: SubmissionOutput, **error_responses(403, 404, 409)})
     def post(self, request: Request) -> Response:
         data = self.SubmissionCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -166,7 +204,8 @@ class SubmissionListCreateApi(APIView):
         phase = access_phase_by_user(request.user, values["challenge"], values["phase"])
         team = _team_for(request.user, values["team"])
         ref = values["image"]
-        query = Q(image_id=ref) | Q(pk=int(ref)) if ref.isdigit() else Q(image_id=ref)
+        by_pk = ref.isascii() and ref.isdigit()  # str.isdigit() alone takes "²", which int() refuses
+        query = Q(image_id=ref) | Q(pk=int(ref)) if by_pk else Q(image_id=ref)
         image = get_object_or_404(AlgorithmImage.objects.filter(team=team), query)
         submission = submission_create(user=request.user, team=team,  # type: ignore[arg-type]
                                        phase=phase, image=image)
@@ -174,7 +213,7 @@ class SubmissionListCreateApi(APIView):
 
 
 class SubmissionCancelApi(APIView):
-    @extend_schema(request=None, responses=SubmissionOutput)
+    @extend_schema(request=None, responses={200: SubmissionOutput, **error_responses(403, 409)})
     def post(self, request: Request, pk: int) -> Response:
         submission = access_submission_by_user(request.user, pk)
         submission = submission_cancel(user=request.user, submission=submission)  # type: ignore[arg-type]
@@ -211,10 +250,13 @@ def leaderboard_payload(board: Leaderboard) -> dict[str, Any]:
 class LeaderboardApi(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(responses=LeaderboardOutput)
-    def get(self, request: Request, slug: str, phase: str) -> Response:
+    @extend_schema(responses={200: LeaderboardOutput, **error_responses(403)})
+    def get(self, request: Request, slug: str, phase: str) -> HttpResponse:
+        """The JSON is rendered once per leaderboard version (`leaderboard_cached`)."""
         phase_obj = access_phase_by_user(request.user, slug, phase)
-        return Response(leaderboard_payload(leaderboard_for(request.user, phase_obj)))
+        body = leaderboard_cached(request.user, phase_obj, "api-json",
+                                  lambda board: JSONRenderer().render(leaderboard_payload(board)))
+        return HttpResponse(body, content_type="application/json")
 
 
 SnapshotOutput = inline_serializer("LeaderboardSnapshot", fields={
@@ -241,7 +283,7 @@ class SnapshotListApi(APIView):
 
 
 class PublishApi(APIView):
-    @extend_schema(request=None, responses={201: SnapshotOutput})
+    @extend_schema(request=None, responses={201: SnapshotOutput, **error_responses(403)})
     def post(self, request: Request, slug: str, phase: str) -> Response:
         phase_obj = access_phase_by_user(request.user, slug, phase)
         snapshot = phase_publish(phase=phase_obj, actor=request.user)  # type: ignore[arg-type]
@@ -250,7 +292,7 @@ class PublishApi(APIView):
 
 class ReevaluateApi(APIView):
     @extend_schema(request=None, responses={202: inline_serializer(
-        "ReevaluateQueued", fields={"queued": serializers.BooleanField()})})
+        "ReevaluateQueued", fields={"queued": serializers.BooleanField()}), **error_responses(403)})
     def post(self, request: Request, slug: str, phase: str) -> Response:
         phase_obj = access_phase_by_user(request.user, slug, phase)
         phase_reevaluate_request(phase=phase_obj, actor=request.user)  # type: ignore[arg-type]
@@ -272,7 +314,8 @@ class SpecApi(APIView):
         challenge = access_challenge_by_user(request.user, slug)
         return Response({"version": challenge.metric_version, "spec": spec_dict_of(challenge)})
 
-    @extend_schema(request={"application/json": OpenApiTypes.OBJECT}, responses=SpecOutput)
+    @extend_schema(request={"application/json": OpenApiTypes.OBJECT},
+                   responses={200: SpecOutput, **error_responses(403)})
     def put(self, request: Request, slug: str) -> Response:
         challenge = access_challenge_by_user(request.user, slug)
         if not can_manage_society(request.user, challenge.society):

@@ -3,12 +3,21 @@
 Teams see their own submissions through `submission_team_view`: status, categorical failure
 reason, aggregate scores when the phase shows them, and logs only for non-hidden (sanity) phases.
 Per-case results and hidden-phase logs are for the owning society and operators only.
+Leaderboards are built once per `leaderboard_version` and cached, so reading one costs the same
+few queries whatever its number of entries.
 """
 
+import dataclasses
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from django.db.models import Prefetch, QuerySet
+from django.core.cache import cache
+from django.db.models import Count, Func, IntegerField, Max, Prefetch, QuerySet
 from django.utils.translation import gettext as _
 
 from accounts.models import User
@@ -19,11 +28,14 @@ from evaluation.errors import SubmissionNotFound
 from evaluation.models import (
     AlgorithmImage,
     FailureReason,
+    LeaderboardSnapshot,
     PhaseRanking,
     Result,
     Status,
     Submission,
 )
+
+T = TypeVar("T")
 
 
 def submissions_of_user(user: AnyUser) -> QuerySet[Submission]:
@@ -115,7 +127,13 @@ class Leaderboard:
     spec_version: int
     truth_version: int
     stability: dict[str, Any] = field(default_factory=dict)
-    ranking: PhaseRanking | None = None
+    ranking: PhaseRanking | None = None  # its data and plots load on first access
+    version: str = ""  # leaderboard_version() of the state it was built from
+
+
+# A built leaderboard is cached under its version, which changes with every new result and
+# ranking; the timeout only bounds how long a renamed team keeps its old name on the board.
+LEADERBOARD_CACHE_SECONDS = 600
 
 
 def leaderboard_visible(user: AnyUser, phase: Phase) -> bool:
@@ -130,14 +148,21 @@ def _better(direction: str, a: float | None, b: float | None) -> bool:
     return a > b if direction == "higher" else a < b
 
 
+def _current_results(phase: Phase) -> QuerySet[Result]:
+    return Result.objects.filter(phase=phase, is_current=True,
+                                 spec_version=phase.challenge.metric_version,
+                                 truth_version=phase.truth_version)
+
+
+def _current_ranking(phase: Phase) -> QuerySet[PhaseRanking]:
+    return PhaseRanking.objects.filter(phase=phase, spec_version=phase.challenge.metric_version,
+                                       truth_version=phase.truth_version)
+
+
 def best_results(phase: Phase, direction: str) -> list[Result]:
     """Each team's best current result under the current spec and truth versions."""
-    results = (
-        Result.objects.filter(phase=phase, is_current=True,
-                              spec_version=phase.challenge.metric_version,
-                              truth_version=phase.truth_version)
-        .select_related("team", "submission__image").order_by("created")
-    )
+    results = (_current_results(phase).select_related("team", "submission__image")
+               .order_by("created"))
     best: dict[int, Result] = {}
     for result in results:
         held = best.get(result.team_id)
@@ -159,25 +184,37 @@ def _value_ranks(results: list[Result], direction: str) -> dict[int, int]:
     return ranks
 
 
-def leaderboard_for(user: AnyUser, phase: Phase) -> Leaderboard:
-    """Each team's best result with every metric's CI, ranked by the spec's method; the rank
-    interval comes from the phase's paired bootstrap when it covers exactly these entries."""
+def leaderboard_version(phase: Phase) -> str:
+    """A digest of everything the phase's leaderboard is built from: the challenge's spec, the
+    current results under the current versions, and the phase's ranking; scoring, re-evaluation
+    and ranking all change it. Two small queries, whatever the number of entries."""
+    from evaluation.services.specs import spec_dict_of
+
+    results = _current_results(phase).aggregate(n=Count("pk"), last=Max("pk"),
+                                                 latest=Max("created"))
+    ranking = list(_current_ranking(phase).values_list("pk", "computed")[:1])
+    digest = [phase.pk, phase.challenge.metric_version, phase.truth_version,
+              spec_dict_of(phase.challenge), results, ranking]
+    return hashlib.sha256(json.dumps(digest, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _leaderboard_build(phase: Phase, version: str) -> Leaderboard:
+    """The leaderboard from the database: three queries, whatever the number of entries."""
     from evaluation.services.specs import spec_of
 
-    if not leaderboard_visible(user, phase):
-        raise Forbidden("leaderboard_hidden",
-                        _("The society has not published this phase's results yet."))
     spec = spec_of(phase.challenge)
     direction = spec.primary.direction
     results = best_results(phase, direction)
-    ranking = PhaseRanking.objects.filter(
-        phase=phase, spec_version=phase.challenge.metric_version,
-        truth_version=phase.truth_version).first()
-    covers = ranking is not None and ranking.data.get("submissions") == sorted(
-        r.submission_id for r in results)
-    data = ranking.data if ranking is not None and covers else {}
-    ranks = {int(k): v for k, v in data.get("ranks", {}).items()} or _value_ranks(results, direction)
-    stability = data.get("stability", {})
+    # Only the parts of the ranking the board shows: not its per-resample distributions'
+    # significance matrix, nor its plots (Leaderboard.ranking loads those when asked).
+    parts = _current_ranking(phase).values_list(
+        "data__submissions", "data__ranks", "data__stability", "data__summary").first()
+    covers = parts is not None and parts[0] == sorted(r.submission_id for r in results)
+    ranking = _current_ranking(phase).only(
+        "phase", "spec_version", "truth_version", "computed").first() if covers else None
+    _submissions, ranks_data, stability, summary = parts if parts and covers else ([], {}, {}, {})
+    ranks = {int(k): v for k, v in (ranks_data or {}).items()} or _value_ranks(results, direction)
+    stability = stability or {}
     entries = []
     for result in results:
         team_stability = stability.get(str(result.submission_id), {})
@@ -196,8 +233,91 @@ def leaderboard_for(user: AnyUser, phase: Phase) -> Leaderboard:
         columns=[(m.key, m.direction) for m in spec.metrics],
         ranking_method=spec.ranking_method, entries=entries,
         spec_version=phase.challenge.metric_version, truth_version=phase.truth_version,
-        stability=data.get("summary", {}), ranking=ranking if covers else None,
+        stability=summary or {}, ranking=ranking, version=version,
     )
+
+
+def leaderboard_version_for(user: AnyUser, phase: Phase) -> str:
+    """The phase's leaderboard version, for a user who may see the leaderboard."""
+    if not leaderboard_visible(user, phase):
+        raise Forbidden("leaderboard_hidden",
+                        _("The society has not published this phase's results yet."))
+    return leaderboard_version(phase)
+
+
+class _Recent:
+    """This process's copies of the few leaderboards it served last, in front of the shared
+    cache: a hit costs no cache round trip nor unpickling. Keys carry the version, so a copy is
+    never stale; it expires with the shared cache's timeout all the same."""
+
+    size = 16
+
+    def __init__(self) -> None:
+        self._items: dict[str, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Any:
+        item = self._items.get(key)
+        return item[1] if item is not None and item[0] > time.monotonic() else None
+
+    def put(self, key: str, value: Any) -> None:
+        with self._lock:
+            self._items[key] = (time.monotonic() + LEADERBOARD_CACHE_SECONDS, value)
+            while len(self._items) > self.size:
+                del self._items[next(iter(self._items))]
+
+
+_recent = _Recent()
+
+
+def _cached(key: str, make: Callable[[], T]) -> T:
+    """`make()` once per key: from this process's copies, else the shared cache, else made."""
+    value: T | None = _recent.get(key)
+    if value is None:
+        value = cache.get(key)
+        if value is None:
+            value = make()
+            cache.set(key, value, LEADERBOARD_CACHE_SECONDS)
+        _recent.put(key, value)
+    return value
+
+
+def _board(phase: Phase, version: str) -> Leaderboard:
+    board = _cached(f"enclave:leaderboard:{version}", lambda: _leaderboard_build(phase, version))
+    return dataclasses.replace(board, phase=phase)
+
+
+def leaderboard_for(user: AnyUser, phase: Phase) -> Leaderboard:
+    """Each team's best result with every metric's CI, ranked by the spec's method; the rank
+    interval comes from the phase's paired bootstrap when it covers exactly these entries.
+
+    Built once per leaderboard version and cached: a request costs the two queries of
+    `leaderboard_version` and a cache read, whatever the number of entries."""
+    return _board(phase, leaderboard_version_for(user, phase))
+
+
+def leaderboard_cached(user: AnyUser, phase: Phase, name: str,
+                       make: Callable[[Leaderboard], T]) -> T:
+    """`make(board)` — say, the API's JSON or the page's table — computed once per leaderboard
+    version and cached under `name`, for a user who may see the leaderboard."""
+    version = leaderboard_version_for(user, phase)
+    return _cached(f"enclave:leaderboard:{name}:{version}",
+                   lambda: make(_board(phase, version)))
+
+
+class _JSONArrayLength(Func):
+    function = "JSON_ARRAY_LENGTH"  # SQLite
+    output_field = IntegerField()
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection, function="JSONB_ARRAY_LENGTH", **extra)
+
+
+def leaderboard_snapshots(phase: Phase, limit: int = 20) -> list[LeaderboardSnapshot]:
+    """The phase's latest published snapshots with their number of entries (`n_entries`), not
+    their entries."""
+    return list(phase.snapshots.defer("entries", "ranking")
+                .annotate(n_entries=_JSONArrayLength("entries"))[:limit])
 
 
 def leaderboard_rows(board: Leaderboard) -> list[dict[str, Any]]:

@@ -34,11 +34,13 @@ def submission_score(submission_id: int) -> None:
 
 @shared_task(name=SWEEP_TASK, acks_late=True)
 def runs_sweep() -> None:
+    from evaluation.services.recovery import stalled_requeue
     from evaluation.services.runs import runs_sweep as sweep
     from evaluation.services.uploads import uploads_sweep
 
     sweep()
     uploads_sweep()
+    stalled_requeue()
 
 
 def enqueue_run(submission_id: int, queue: str, *, delay: float = 0) -> None:

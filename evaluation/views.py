@@ -7,6 +7,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -16,12 +18,15 @@ from challenges.errors import ChallengeNotFound
 from challenges.models import Phase
 from challenges.selectors import access_phase_by_user
 from config.errors import DomainError, Forbidden
+from config.throttling import throttled_message, web_wait_seconds
 from evaluation.errors import SubmissionNotFound
 from evaluation.selectors import (
     access_submission_by_user,
     images_of_user,
+    leaderboard_cached,
     leaderboard_for,
     leaderboard_rows,
+    leaderboard_snapshots,
     submission_team_view,
     submissions_of_user,
 )
@@ -37,14 +42,19 @@ def _phase_or_404(request: HttpRequest, slug: str, phase: str) -> Phase:
 
 
 def leaderboard(request: HttpRequest, slug: str, phase: str) -> HttpResponse:
+    """The board's HTML is rendered once per leaderboard version and language, and cached."""
     phase_obj = _phase_or_404(request, slug, phase)
+    board_html: str  # safe HTML: a rendered template
     try:
-        board, hidden_reason = leaderboard_for(request.user, phase_obj), ""
+        board_html, hidden_reason = leaderboard_cached(
+            request.user, phase_obj, f"html:{get_language()}:{slug}:{phase}",
+            lambda board: render_to_string("evaluation/_leaderboard_board.html", {
+                "board": board, "phase": board.phase, "challenge": board.phase.challenge})), ""
     except Forbidden as exc:
-        board, hidden_reason = None, exc.message
+        board_html, hidden_reason = "", exc.message
     return render(request, "evaluation/leaderboard.html", {
-        "phase": phase_obj, "challenge": phase_obj.challenge, "board": board,
-        "hidden_reason": hidden_reason, "snapshots": phase_obj.snapshots.all()[:20],
+        "phase": phase_obj, "challenge": phase_obj.challenge, "hidden_reason": hidden_reason,
+        "board_html": board_html, "snapshots": leaderboard_snapshots(phase_obj),
         "is_admin": can_manage_society(request.user, phase_obj.challenge.society),
     })
 
@@ -152,7 +162,9 @@ def image_upload_view(request: HttpRequest) -> HttpResponse:
     teams = teams_of_user(request.user)
     if request.method == "POST":
         team, upload = _team_of_request(request), request.FILES.get("file")
-        if team is None or upload is None:
+        if wait := web_wait_seconds(request, scope="uploads"):
+            messages.error(request, throttled_message(wait))
+        elif team is None or upload is None:
             messages.error(request, _("Choose one of your teams and a docker save tarball."))
         else:
             try:
@@ -173,8 +185,12 @@ def submit(request: HttpRequest, slug: str, phase: str) -> HttpResponse:
     images = images_of_user(request.user)
     if request.method == "POST":
         team = _team_of_request(request)
-        image = images.filter(pk=request.POST.get("image") or 0).first()
-        if team is None or image is None:
+        image_ref = request.POST.get("image", "")
+        image = (images.filter(pk=int(image_ref)).first()
+                 if image_ref.isascii() and image_ref.isdigit() else None)
+        if wait := web_wait_seconds(request, scope="submissions"):
+            messages.error(request, throttled_message(wait))
+        elif team is None or image is None:
             messages.error(request, _("Choose one of your teams and one of its images."))
         else:
             try:

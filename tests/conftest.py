@@ -1,5 +1,6 @@
 """Shared fixtures: isolated storage per test, and a world with a society, a team and a phase."""
 
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,14 @@ def isolated_storage(settings, tmp_path: Path) -> Path:
     settings.SANDBOX_WORK_ROOT = str(tmp_path / "runs")
     settings.SECRETS_DIR = tmp_path / "secrets"
     return media
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(settings) -> None:
+    """Cached state (the API's rate-limit counters) starts empty in every test: a fresh key prefix,
+    so that a shared cache is never cleared under anyone else."""
+    prefix = f"test-{uuid.uuid4().hex}"
+    settings.CACHES = {name: {**conf, "KEY_PREFIX": prefix} for name, conf in settings.CACHES.items()}
 
 
 @dataclass

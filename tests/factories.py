@@ -1,15 +1,21 @@
 """factory_boy factories for the models tests build on."""
 
 import hashlib
+from typing import Any
 
 import factory
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import Society, SocietyMembership, Team, TeamMembership, User
+from accounts.services import api_token_create
 from challenges.models import Case, CaseFile, Challenge, GroundTruth, Phase
 from evaluation.metrics.spec import default_binary_spec
 from evaluation.models import AlgorithmImage
+
+PASSWORD = "pw-for-tests"  # noqa: S105 - every factory user's password
 
 
 class UserFactory(factory.django.DjangoModelFactory[User]):
@@ -18,7 +24,7 @@ class UserFactory(factory.django.DjangoModelFactory[User]):
         django_get_or_create = ("username",)
 
     username = factory.Sequence(lambda n: f"user{n}")
-    password = factory.django.Password("pw-for-tests")
+    password = factory.django.Password(PASSWORD)
 
 
 class SocietyFactory(factory.django.DjangoModelFactory[Society]):
@@ -95,8 +101,30 @@ def add_cases(phase: Phase, labels: list[str], *, prefix: str = "case") -> list[
 
 
 def image_record(team: Team, user: User, image_id: str = "sha256:" + "ab" * 32) -> AlgorithmImage:
-    key = default_storage.save(f"images/{image_id[7:]}.tar", ContentFile(b"not used by fakes"))
+    tarball = b"not used by fakes"
+    key = default_storage.save(f"images/{image_id[7:]}.tar", ContentFile(tarball))
     return AlgorithmImage.objects.create(
-        team=team, uploaded_by=user, image_id=image_id, user="1000", size_bytes=1,
-        tarball_sha256=image_id[7:], storage_key=key,
+        team=team, uploaded_by=user, image_id=image_id, user="1000", size_bytes=len(tarball),
+        tarball_sha256=hashlib.sha256(tarball).hexdigest(), storage_key=key,
     )
+
+
+def api_token_for(user: User, *, days: int | None = None) -> str:
+    """A new API token for `user`; returns the raw key for `Authorization: Token <key>`."""
+    _token, key = api_token_create(user=user, name="tests", days=days)
+    return key
+
+
+def login_verified(client: Any, user: User) -> TOTPDevice:
+    """Log `client` in as `user` with a confirmed TOTP device, already verified for the session.
+
+    Users with a society role or operators must pass two-factor authentication before any page
+    works; this stands in for the password + code sign-in in tests about something else.
+    """
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or (
+        TOTPDevice.objects.create(user=user, name="default", confirmed=True))
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return device

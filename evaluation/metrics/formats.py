@@ -46,11 +46,17 @@ class CaseData:
 
 
 def _number(value: Any, rule: str, *, low: float | None = None, high: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise FormatError(rule)
-    if (low is not None and value < low) or (high is not None and value > high):
+    try:
+        number = float(value)  # an int beyond any float (10**400) overflows here
+    except OverflowError:
+        raise FormatError(rule) from None
+    if not math.isfinite(number):
         raise FormatError(rule)
-    return float(value)
+    if (low is not None and number < low) or (high is not None and number > high):
+        raise FormatError(rule)
+    return number
 
 
 def _entries(data: Any, case_ids: tuple[str, ...]) -> list[Any]:

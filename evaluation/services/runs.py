@@ -11,14 +11,22 @@ import shutil
 import socket
 import tempfile
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any
 
 from django.conf import settings
-from django.core.files.storage import default_storage
-from django.db import DatabaseError, connection, transaction
+from django.db import (
+    DatabaseError,
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    connection,
+    transaction,
+)
 from django.utils import timezone
 
 from challenges.models import Case, Phase
@@ -26,6 +34,7 @@ from challenges.selectors import cases_for_run
 from evaluation.metrics.formats import FormatError, entries_of, predictions_from_json
 from evaluation.metrics.spec import Spec
 from evaluation.models import AlgorithmImage, FailureReason, RunRecord, Status, Submission
+from evaluation.services.images import image_tarball_open_verified
 from evaluation.services.specs import spec_of
 from evaluation.services.staging import stage_inputs
 from sandbox.backends import get_backend
@@ -107,16 +116,23 @@ class Heartbeat:
     def _beat(self) -> None:
         try:
             while not self.stop.wait(settings.ENCLAVE_HEARTBEAT_SECONDS):
-                now = timezone.now()
-                Submission.objects.filter(pk=self.submission_id, status=Status.RUNNING).update(
-                    heartbeat_at=now)
-                if self.shard_id is not None:
-                    from evaluation.models import RunShard
-
-                    RunShard.objects.filter(pk=self.shard_id, state=RunShard.State.RUNNING).update(
-                        heartbeat_at=now)
+                try:
+                    self._stamp()
+                except DatabaseError:  # the database went away: keep beating once it is back
+                    logger.warning("heartbeat of submission %s missed", self.submission_id)
+                    connection.close()
         finally:
             connection.close()
+
+    def _stamp(self) -> None:
+        from evaluation.models import RunShard
+
+        now = timezone.now()
+        Submission.objects.filter(pk=self.submission_id, status=Status.RUNNING).update(
+            heartbeat_at=now)
+        if self.shard_id is not None:
+            RunShard.objects.filter(pk=self.shard_id, state=RunShard.State.RUNNING).update(
+                heartbeat_at=now)
 
     def __enter__(self) -> "Heartbeat":
         self.thread.start()
@@ -144,7 +160,7 @@ def run_part(phase: Phase, image: AlgorithmImage, cases: list[Case],
     (outcome, predictions or the failure they caused, None when the run itself failed)."""
     backend = get_backend()
     backend.ensure_image(image_id=image.image_id,
-                         open_tarball=lambda: cast(BinaryIO, default_storage.open(image.storage_key, "rb")))
+                         open_tarball=lambda: image_tarball_open_verified(image))
     input_dir, output_dir = work / "input", work / "output"
     input_dir.mkdir(mode=0o755)
     output_dir.mkdir(mode=0o700)
@@ -217,23 +233,52 @@ def submission_execute(*, submission_id: int) -> None:
         outcome, failure = platform_failure(exc)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    connection_refresh()
     evict_unused_images()
-    try:
-        _record(submission_id, outcome, failure, predictions)
-    except DatabaseError:  # whatever the run produced, the submission must not stay running
-        logger.exception("could not record the run of submission %s", submission_id)
-        _record(submission_id, platform_failure(RuntimeError("record"))[0],
-                Failure(FailureReason.PLATFORM_ERROR), None)
+    record_durably(lambda: _record(submission_id, outcome, failure, predictions),
+                   lambda: _record(submission_id, platform_failure(RuntimeError("record"))[0],
+                                   Failure(FailureReason.PLATFORM_ERROR), None),
+                   what=f"the run of submission {submission_id}")
+
+
+RECORD_RETRY_DELAYS_S = (1, 2, 4, 8)
+
+
+def connection_refresh() -> None:
+    """After a run of minutes, drop a database connection that died meanwhile (the next query
+    reconnects); never inside a transaction, whose connection belongs to the caller."""
+    if not connection.in_atomic_block:
+        close_old_connections()
+
+
+def record_durably(record: Callable[[], None], fallback: Callable[[], None], *, what: str) -> None:
+    """Commit a run's record: retried (after RECORD_RETRY_DELAYS_S) while the database is
+    unreachable; a record the database refuses outright is replaced by `fallback` (a platform
+    failure), so that nothing stays running."""
+    for delay in (*RECORD_RETRY_DELAYS_S, None):
+        try:
+            record()
+            return
+        except (OperationalError, InterfaceError):
+            if delay is None:
+                raise
+            logger.warning("database unreachable while recording %s; retrying in %s s", what, delay)
+            connection.close()
+            time.sleep(delay)
+        except DatabaseError:
+            logger.exception("could not record %s", what)
+            fallback()
+            return
 
 
 def evict_unused_images() -> None:
     """Keep this node's loaded images under SANDBOX_IMAGE_CACHE_BYTES, least recently used
     first, never touching an image a queued or running submission needs (best effort)."""
-    needed = set(Submission.objects.filter(status__in=[Status.QUEUED, Status.RUNNING])
-                 .values_list("image__image_id", flat=True))
     try:
+        needed = set(Submission.objects.filter(status__in=[Status.QUEUED, Status.RUNNING])
+                     .values_list("image__image_id", flat=True))
         get_backend().evict(settings.SANDBOX_IMAGE_CACHE_BYTES, needed)
-    except SandboxError:
+    except (SandboxError, DatabaseError):
         logger.exception("sandbox: image eviction failed on %s", node_name())
 
 

@@ -24,11 +24,13 @@ from evaluation.models import FailureReason, RunShard, Status, Submission
 from evaluation.services.runs import (
     Failure,
     Heartbeat,
+    connection_refresh,
     db_text,
     evict_unused_images,
     failure_of,
     node_name,
     platform_failure,
+    record_durably,
     record_outcome,
     run_part,
     run_workdir,
@@ -105,8 +107,12 @@ def shard_execute(*, shard_id: int) -> None:
         outcome, failure = platform_failure(exc)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    connection_refresh()
     evict_unused_images()
-    _record(shard_id, outcome, failure, None if failure else predictions)
+    record_durably(lambda: _record(shard_id, outcome, failure, None if failure else predictions),
+                   lambda: _record(shard_id, platform_failure(RuntimeError("record"))[0],
+                                   Failure(FailureReason.PLATFORM_ERROR), None),
+                   what=f"part {shard_id}")
 
 
 def _record(shard_id: int, outcome: RunOutcome, failure: Failure | None,

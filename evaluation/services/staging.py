@@ -14,23 +14,12 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 
 from challenges.models import Case, CaseFile, Phase
-from challenges.selectors import cases_for_run
-
-CONTRACT = "enclave/v1"
+from challenges.selectors import cases_for_run, input_manifest
 
 
 def manifest_for(phase: Phase, cases: Sequence[Case]) -> dict[str, Any]:
-    challenge = phase.challenge
-    return {
-        "contract": CONTRACT,
-        "task": {"type": challenge.task_type, "labels": challenge.labels,
-                 "positive_label": challenge.positive_label},
-        "cases": [
-            {"id": case.case_id, "files": [f"{case.case_id}/{f.name}" for f in case.files.all()],
-             "modality": case.modality or None, "pixel_spacing": case.pixel_spacing}
-            for case in cases
-        ],
-    }
+    """The manifest.json of a run (one definition: `challenges.selectors.input_manifest`)."""
+    return input_manifest(phase, cases)
 
 
 class CorruptCaseFile(Exception):

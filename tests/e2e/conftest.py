@@ -18,7 +18,6 @@ import docker
 import pytest
 from django.core.management import call_command
 from django.db import connection
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts.models import SocietyRole
@@ -161,7 +160,7 @@ def phantom_world(workers, tmp_path):
         call_command("import_cases", "--challenge", "lesion-phantom", "--phase", phase,
                      "--labels", str(labels), str(folder))
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=alice).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {factories.api_token_for(alice)}")
     return client
 
 

@@ -4,7 +4,6 @@ import json
 from pathlib import Path
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from evaluation.models import AlgorithmImage, Submission
@@ -14,7 +13,7 @@ from tests.sandbox.tarballs import legacy_tarball
 
 def client_for(user) -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {factories.api_token_for(user)}")
     return client
 
 

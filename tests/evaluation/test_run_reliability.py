@@ -271,3 +271,33 @@ def test_one_failing_shard_fails_the_run(world, labelled, django_capture_on_comm
 
     assert (submission.failure_reason, submission.failure_detail) == (FailureReason.EXIT_CODE,
                                                                       "exit code 3")
+
+
+def test_a_record_waits_for_the_database_and_a_refused_one_becomes_a_platform_failure(monkeypatch):
+    from django.db import IntegrityError, OperationalError
+
+    from evaluation.services import runs
+
+    monkeypatch.setattr(runs.time, "sleep", lambda s: None)
+    calls: list[str] = []
+
+    def flaky() -> None:
+        calls.append("record")
+        if len(calls) <= 2:
+            raise OperationalError("server closed the connection unexpectedly")
+
+    runs.record_durably(flaky, lambda: calls.append("fallback"), what="a run")
+    assert calls == ["record", "record", "record"]
+
+    def refused() -> None:
+        raise IntegrityError("value too long")
+
+    calls.clear()
+    runs.record_durably(refused, lambda: calls.append("fallback"), what="a run")
+    assert calls == ["fallback"]
+
+    def gone() -> None:
+        raise OperationalError("no database")
+
+    with pytest.raises(OperationalError):
+        runs.record_durably(gone, lambda: calls.append("fallback"), what="a run")

@@ -5,7 +5,6 @@ import io
 import json
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from challenges.models import GroundTruth
@@ -148,7 +147,7 @@ def test_exports_are_complete_and_respect_visibility(scored, client):
 
 def test_reevaluate_api_is_for_admins(scored):
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=scored.member).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {factories.api_token_for(scored.member)}")
     assert client.post("/api/v1/challenges/lesions/phases/test/reevaluate/").status_code == 403
 
 
@@ -158,7 +157,7 @@ def test_publish_page_action_is_for_admins_only(scored, client):
     assert LeaderboardSnapshot.objects.count() == 0
     assert "Only the society" in refused.content.decode()
 
-    client.force_login(admin_of(scored))
+    factories.login_verified(client, admin_of(scored))
     page = client.get("/challenges/lesions/test/leaderboard/").content.decode()
     assert "Publish results" in page
     client.post("/challenges/lesions/test/publish/")

@@ -36,7 +36,6 @@ from django.core.management import call_command
 from django.db import connection
 from django.http import HttpResponse
 from django.test import Client, override_settings
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts.models import SocietyRole
@@ -183,7 +182,7 @@ def build_world(phantom, media: Path) -> AdvWorld:
                      str(getattr(phantom, f"{split}_labels")),
                      str(getattr(phantom, f"{split}_dir")))
     api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=alice).key}")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {factories.api_token_for(alice)}")
     web = Client()
     web.force_login(alice)
     return AdvWorld(api=api, web=web, media=media)

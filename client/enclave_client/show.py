@@ -1,0 +1,97 @@
+"""Plain-text views of what the API returns: submissions, leaderboards, images."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+FINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
+# the server's FailureReason labels
+FAILURE_REASONS = {
+    "timeout": "time limit exceeded",
+    "out_of_memory": "out of memory",
+    "exit_code": "the container exited with an error",
+    "output_missing": "predictions.json is missing",
+    "output_invalid": "the outputs broke a rule of the contract",
+    "image_invalid": "the image could not be started",
+    "platform_error": "platform error (not counted against your quota)",
+}
+
+
+def number(value: Any) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def interval(low: Any, high: Any) -> str:
+    return "" if low is None or high is None else f"[{number(low)}, {number(high)}]"
+
+
+def failure_line(reason: str | None, detail: str | None) -> str:
+    text = FAILURE_REASONS.get(reason or "", reason or "")
+    return f"{reason}: {text}" + (f" ({detail})" if detail else "")
+
+
+def submission(view: dict[str, Any], *, logs: bool = False) -> str:
+    lines = [
+        f"submission {view['id']}  {view['challenge']}/{view['phase']}  team {view['team']}",
+        f"  image   {view['image']}",
+        f"  status  {view['status']}",
+    ]
+    if view.get("failure_reason"):
+        lines.append(f"  failure {failure_line(view['failure_reason'], view.get('failure_detail'))}")
+    scores = view.get("scores")
+    if scores:
+        lines.append("  scores  (value [confidence interval], cases)")
+        width = max(len(key) for key in scores)
+        for key, metric in scores.items():
+            lines.append(f"    {key:<{width}}  {number(metric.get('value'))}  "
+                         f"{interval(metric.get('ci_low'), metric.get('ci_high'))}  "
+                         f"n={metric.get('n_defined', metric.get('n_cases', '?'))}")
+    elif view.get("scores_withheld"):
+        lines.append("  scores  withheld until the society publishes the results")
+    if logs and view.get("logs"):
+        lines.append("  logs:")
+        lines.extend(f"    {line}" for line in view["logs"].splitlines())
+    return "\n".join(lines)
+
+
+def submissions(views: list[dict[str, Any]]) -> str:
+    if not views:
+        return "no submissions yet"
+    rows: list[tuple[str, ...]] = [("ID", "CHALLENGE/PHASE", "TEAM", "STATUS", "CREATED")]
+    rows += [(str(v["id"]), f"{v['challenge']}/{v['phase']}", v["team"], v["status"],
+              str(v.get("created") or "")[:19]) for v in views]
+    return table(rows)
+
+
+def leaderboard(board: dict[str, Any]) -> str:
+    header = (f"{board['challenge']}/{board['phase']}  primary metric {board['primary_metric']}"
+              f"  ranking {board['ranking_method']}")
+    entries = board.get("entries") or []
+    if not entries:
+        return f"{header}\nno entries yet"
+    rows: list[tuple[str, ...]] = [("RANK", "TEAM", board["primary_metric"].upper(), "CI",
+                                    "RANK RANGE", "CASES", "SUBMISSION")]
+    for entry in entries:
+        low, high = entry.get("rank_low"), entry.get("rank_high")
+        rows.append((str(entry["rank"]), entry.get("team_name") or entry["team"],
+                     number(entry.get("value")), interval(entry.get("ci_low"), entry.get("ci_high")),
+                     "" if low is None else f"{low}-{high}", str(entry.get("n_cases", "")),
+                     str(entry.get("submission_id", ""))))
+    return f"{header}\n{table(rows)}"
+
+
+def images(records: list[dict[str, Any]]) -> str:
+    if not records:
+        return "no images yet"
+    rows: list[tuple[str, ...]] = [("ID", "TEAM", "IMAGE", "TAGS", "MIB", "CREATED")]
+    rows += [(str(r["id"]), r["team"], r["image_id"], ",".join(r.get("repo_tags") or []),
+              f"{(r.get('size_bytes') or 0) / 2**20:.1f}", str(r.get("created") or "")[:19])
+             for r in records]
+    return table(rows)
+
+
+def table(rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+                     for row in rows)

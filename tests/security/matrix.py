@@ -1,0 +1,248 @@
+"""The declared permission matrix: for every URL of the project, what each role may do with it.
+
+The expectations hold for the world `test_permission_matrix` builds: a published challenge of
+society `jrs` whose hidden phase `test` has a live leaderboard, two teams with a finished
+submission on it, team-a's queued submission, team-a's open uploads and API token. URL kwargs name
+values of that world (`MatrixWorld.url_values`), so every request targets the hidden phase's
+objects and the owning team's (team-a's) submission; variants repeat a URL on the phase whose
+results are not published yet and on a draft (unpublished) challenge.
+
+Outcomes are classes, not status codes: pages answer "login required" with a redirect to the
+sign-in page and APIs with 401; "denied" is 403 or 404, or, for a write whose page answers with a
+message, a write that changed nothing. A write with an effect probe counts as allowed only when
+its effect is seen, and a write that is refused must have no effect.
+
+A new URL, a new API operation or a removed one makes the matrix test fail until this file says
+who may use it.
+"""
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Outcome(Enum):
+    ALLOWED = "allowed"
+    DENIED = "forbidden or not found"
+    LOGIN = "login required"
+    METHOD = "method not allowed"
+    REDIRECT = "sent elsewhere"  # a GET answered with a redirect that is not the sign-in page
+
+
+ALLOWED, DENIED, LOGIN = Outcome.ALLOWED, Outcome.DENIED, Outcome.LOGIN
+METHOD, REDIRECT = Outcome.METHOD, Outcome.REDIRECT
+
+ANONYMOUS = "anonymous"
+OTHER_TEAM = "other-team-member"
+TEAM = "team-member"
+OTHER_PHYSICIAN = "other-society-physician"
+PHYSICIAN = "physician"
+STEWARD = "data-steward"
+SOCIETY_ADMIN = "society-admin"
+OPERATOR = "operator"
+
+ROLES = (ANONYMOUS, OTHER_TEAM, TEAM, OTHER_PHYSICIAN, PHYSICIAN, STEWARD, SOCIETY_ADMIN, OPERATOR)
+# Nothing hidden may reach these roles: no page, API answer, export, header or message.
+NO_HIDDEN_DATA = frozenset({ANONYMOUS, OTHER_TEAM, TEAM, OTHER_PHYSICIAN})
+# The owning society's roles and operators: they may see hidden data of the challenge.
+SOCIETY_SIDE = frozenset({PHYSICIAN, STEWARD, SOCIETY_ADMIN, OPERATOR})
+MANAGERS = frozenset({SOCIETY_ADMIN, OPERATOR})
+OWNERS = frozenset({TEAM})
+
+Expect = dict[str, Outcome]
+
+
+def everyone(outcome: Outcome = ALLOWED) -> Expect:
+    return dict.fromkeys(ROLES, outcome)
+
+
+def signed_in(outcome: Outcome = ALLOWED, *, anonymous: Outcome = LOGIN) -> Expect:
+    """`outcome` for every signed-in role; anonymous visitors must sign in first."""
+    return {**dict.fromkeys(ROLES, outcome), ANONYMOUS: anonymous}
+
+
+def only(allowed: frozenset[str], *, anonymous: Outcome = LOGIN) -> Expect:
+    """`allowed` may; every other signed-in role is denied."""
+    return {role: ALLOWED if role in allowed else DENIED for role in ROLES} | {ANONYMOUS: anonymous}
+
+
+@dataclass(frozen=True)
+class Op:
+    """One request to make as each role. `body` and `effect` name the request body and the
+    effect probe the test module defines; `query` is appended to the URL."""
+
+    method: str
+    expect: Expect
+    body: str | None = None
+    effect: str | None = None
+    query: str = ""
+
+
+@dataclass(frozen=True)
+class Variant:
+    """The same URL on another object of the world, with its own expectations."""
+
+    label: str
+    kwargs: dict[str, str]
+    ops: tuple[Op, ...]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A URL: its route, the kwargs naming the hidden phase's objects, the requests to make, and
+    variants on other objects (the unpublished phase, the draft challenge)."""
+
+    route: str
+    kwargs: dict[str, str]
+    ops: tuple[Op, ...]
+    variants: tuple[Variant, ...] = ()
+
+    def targets(self) -> list[Variant]:
+        return [Variant("hidden", self.kwargs, self.ops), *self.variants]
+
+
+def get(expect: Expect) -> Op:
+    return Op("GET", expect)
+
+
+# GET on a view that only takes POST: 405, after the sign-in check when the view has one.
+POST_ONLY = get(signed_in(METHOD))
+
+CHALLENGE = {"slug": "challenge"}
+PHASE = {"slug": "challenge", "phase": "hidden_phase"}
+SUBMISSION = {"pk": "submission"}
+QUEUED = {"pk": "queued_submission"}
+# Phase `final` of the same challenge: hidden, its leaderboard held back until the society
+# publishes results (not yet). Challenge `draft-lesions` of the same society is not published.
+UNPUBLISHED = {"slug": "challenge", "phase": "unpublished_phase"}
+DRAFT = {"slug": "draft_challenge"}
+DRAFT_PHASE = {"slug": "draft_challenge", "phase": "draft_phase"}
+SOCIETY_ONLY = only(SOCIETY_SIDE, anonymous=DENIED)
+SANITY = {"slug": "challenge", "phase": "sanity_phase"}
+HIDDEN_FILE = {**PHASE, "case_id": "hidden_case_id", "name": "hidden_file_name"}
+SANITY_FILE = {**SANITY, "case_id": "sanity_case_id", "name": "sanity_file_name"}
+TOKEN = {"pk": "api_token"}  # the team member's
+
+MATRIX: dict[str, Entry] = {
+    # --- web pages -------------------------------------------------------------------------
+    "challenges:list": Entry("", {}, (get(everyone()),)),
+    "challenges:detail": Entry("challenges/<slug:slug>/", CHALLENGE, (get(everyone()),), (
+        Variant("draft", DRAFT, (get(SOCIETY_ONLY),)),)),
+    # The page itself is open; what it shows of an unpublished phase is checked by the markers.
+    "evaluation:leaderboard": Entry(
+        "challenges/<slug:slug>/<slug:phase>/leaderboard/", PHASE, (get(everyone()),), (
+            Variant("unpublished", UNPUBLISHED, (get(everyone()),)),
+            Variant("draft", DRAFT_PHASE, (get(SOCIETY_ONLY),)))),
+    "evaluation:leaderboard-export": Entry(
+        "challenges/<slug:slug>/<slug:phase>/leaderboard.<str:fmt>",
+        {**PHASE, "fmt": "export_format"}, (get(everyone()),), (
+            Variant("unpublished", {**UNPUBLISHED, "fmt": "export_format"}, (get(SOCIETY_ONLY),)),
+            Variant("draft", {**DRAFT_PHASE, "fmt": "export_format"}, (get(SOCIETY_ONLY),)))),
+    "evaluation:leaderboard-plot": Entry(
+        "challenges/<slug:slug>/<slug:phase>/leaderboard/<str:kind>.svg",
+        {**PHASE, "kind": "plot_kind"}, (get(everyone()),), (
+            Variant("unpublished", {**UNPUBLISHED, "kind": "plot_kind"}, (get(SOCIETY_ONLY),)),)),
+    "evaluation:publish": Entry("challenges/<slug:slug>/<slug:phase>/publish/", PHASE, (
+        POST_ONLY, Op("POST", only(MANAGERS), effect="snapshot_added"))),
+    "evaluation:reevaluate": Entry("challenges/<slug:slug>/<slug:phase>/reevaluate/", PHASE, (
+        POST_ONLY, Op("POST", only(MANAGERS), effect="reevaluation_queued"))),
+    "evaluation:submit": Entry("challenges/<slug:slug>/<slug:phase>/submit/", PHASE, (
+        get(signed_in()),
+        Op("POST", only(OWNERS), body="submit_form", effect="submission_created")), (
+            Variant("draft", DRAFT_PHASE, (get(only(SOCIETY_SIDE)),)),)),
+    "evaluation:my-submissions": Entry("submissions/", {}, (get(signed_in()),)),
+    "evaluation:submission-detail": Entry("submissions/<int:pk>/", SUBMISSION, (
+        get(only(OWNERS | SOCIETY_SIDE)),)),
+    "evaluation:submission-cancel": Entry("submissions/<int:pk>/cancel/", QUEUED, (
+        POST_ONLY, Op("POST", only(OWNERS), effect="submission_cancelled"))),
+    "evaluation:image-upload": Entry("images/upload/", {}, (
+        get(signed_in()), Op("POST", only(OWNERS), body="image_upload", effect="image_stored"))),
+    "login": Entry("accounts/login/", {}, (get(everyone()),)),
+    # Signing out is open to all (it only ends the caller's own session); GET is refused.
+    "logout": Entry("accounts/logout/", {}, (get(everyone(METHOD)), Op("POST", everyone()))),
+    "schema": Entry("api/schema/", {}, (get(everyone()),)),
+    # Two-factor pages act on the caller's own device and session only. The signed-in roles here
+    # are verified already (or, for teams, have no device and need none), so both pages send
+    # them on; a wrong code confirms nothing for anyone.
+    "accounts:otp-setup": Entry("accounts/two-factor/setup/", {}, (
+        get({**signed_in(REDIRECT), OTHER_TEAM: ALLOWED, TEAM: ALLOWED}),
+        Op("POST", signed_in(DENIED), body="wrong_code", effect="device_confirmed"))),
+    "accounts:otp-verify": Entry("accounts/two-factor/verify/", {}, (
+        get(signed_in(REDIRECT)),
+        Op("POST", signed_in(DENIED), body="wrong_code", effect="device_confirmed"))),
+    # Resetting the physician's device: operators, and the admins of the physician's society.
+    "accounts:otp-reset": Entry("accounts/two-factor/reset/", {}, (
+        get(only(MANAGERS)),
+        Op("POST", only(MANAGERS), body="reset_physician", effect="physician_device_reset"))),
+    # Everyone signed in lists and creates their own tokens; only its owner revokes one.
+    "accounts:api-tokens": Entry("accounts/tokens/", {}, (
+        get(signed_in()), Op("POST", signed_in(), body="token_form", effect="token_created"))),
+    "accounts:api-token-revoke": Entry("accounts/tokens/<int:pk>/revoke/", TOKEN, (
+        get(everyone(METHOD)),
+        Op("POST", only(OWNERS), effect="token_revoked"))),
+    # --- REST API v1 ---------------------------------------------------------------------
+    # A token for a password: no session of any role stands in for the password.
+    "api:auth-token": Entry("api/v1/auth/token/", {}, (
+        get(everyone(METHOD)),
+        Op("POST", everyone(LOGIN), body="wrong_password", effect="token_created"))),
+    "api:token-list": Entry("api/v1/tokens/", {}, (get(signed_in()),)),
+    "api:token-detail": Entry("api/v1/tokens/<int:pk>/", TOKEN, (
+        get(signed_in(METHOD)), Op("DELETE", only(OWNERS), effect="token_revoked"))),
+    "api:challenge-list": Entry("api/v1/challenges/", {}, (get(everyone()),)),
+    "api:challenge-detail": Entry("api/v1/challenges/<slug:slug>/", CHALLENGE, (get(everyone()),), (
+        Variant("draft", DRAFT, (get(SOCIETY_ONLY),)),)),
+    "api:leaderboard": Entry(
+        "api/v1/challenges/<slug:slug>/phases/<slug:phase>/leaderboard/", PHASE,
+        (get(everyone()),), (
+            Variant("unpublished", UNPUBLISHED, (get(SOCIETY_ONLY),)),
+            Variant("draft", DRAFT_PHASE, (get(SOCIETY_ONLY),)))),
+    # Anyone may read the metric spec; the view itself refuses a replacement (403, not 401).
+    "api:spec": Entry("api/v1/challenges/<slug:slug>/spec/", CHALLENGE, (
+        get(everyone()),
+        Op("PUT", only(MANAGERS, anonymous=DENIED), body="spec_json", effect="spec_replaced")), (
+            Variant("draft", DRAFT, (get(SOCIETY_ONLY),)),)),
+    # Case downloads for local validation: a public (sanity) phase's cases for anyone signed in;
+    # a hidden phase's to no one through this API, not even its society (even given the ids).
+    "api:public-cases": Entry(
+        "api/v1/challenges/<slug:slug>/phases/<slug:phase>/cases/", PHASE,
+        (get(signed_in(DENIED)),), (Variant("sanity", SANITY, (get(signed_in()),)),)),
+    "api:public-case-file": Entry(
+        "api/v1/challenges/<slug:slug>/phases/<slug:phase>/cases/<str:case_id>/files/<str:name>",
+        HIDDEN_FILE, (get(signed_in(DENIED)),), (
+            Variant("sanity", SANITY_FILE, (get(signed_in()),)),)),
+    "api:snapshots": Entry(
+        "api/v1/challenges/<slug:slug>/phases/<slug:phase>/snapshots/", PHASE,
+        (get(everyone()),), (Variant("draft", DRAFT_PHASE, (get(SOCIETY_ONLY),)),)),
+    "api:publish": Entry("api/v1/challenges/<slug:slug>/phases/<slug:phase>/publish/", PHASE, (
+        POST_ONLY, Op("POST", only(MANAGERS), effect="snapshot_added"))),
+    "api:reevaluate": Entry(
+        "api/v1/challenges/<slug:slug>/phases/<slug:phase>/reevaluate/", PHASE, (
+            POST_ONLY, Op("POST", only(MANAGERS), effect="reevaluation_queued"))),
+    "api:upload-start": Entry("api/v1/uploads/", {}, (
+        POST_ONLY,
+        Op("POST", only(OWNERS), body="upload_start_json", effect="upload_started"))),
+    # An upload session is its uploader's alone (not even their team's or an operator's).
+    "api:upload-chunk": Entry("api/v1/uploads/<uuid:pk>/", {"pk": "chunk_upload"}, (
+        get(only(OWNERS)),
+        Op("PUT", only(OWNERS), body="chunk_bytes", effect="chunk_appended", query="offset=0"))),
+    "api:upload-complete": Entry(
+        "api/v1/uploads/<uuid:pk>/complete/", {"pk": "complete_upload"}, (
+            POST_ONLY, Op("POST", only(OWNERS), effect="upload_completed"))),
+    "api:image-list": Entry("api/v1/images/", {}, (
+        get(signed_in()),
+        Op("POST", only(OWNERS), body="image_upload", effect="image_stored"))),
+    "api:submission-list": Entry("api/v1/submissions/", {}, (
+        get(signed_in()),
+        Op("POST", only(OWNERS), body="submission_json", effect="submission_created"))),
+    "api:submission-detail": Entry("api/v1/submissions/<int:pk>/", SUBMISSION, (
+        get(only(OWNERS | SOCIETY_SIDE)),)),
+    "api:submission-cancel": Entry("api/v1/submissions/<int:pk>/cancel/", QUEUED, (
+        POST_ONLY, Op("POST", only(OWNERS), effect="submission_cancelled"))),
+}
+
+# Patterns the matrix leaves alone, by route prefix; each must still match a pattern.
+SKIPPED: dict[str, str] = {
+    "admin/": "Django's own admin site: AdminSite.has_permission admits active staff only, and "
+              "its routes are generated per registered model, not written by this project.",
+    "i18n/": "Django's set_language plumbing: it stores a language choice in the session or a "
+             "cookie and redirects; it reads no object.",
+}
