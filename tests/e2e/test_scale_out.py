@@ -103,7 +103,8 @@ def test_a_node_killed_mid_run_loses_nothing(two_nodes, phantom_world, sleep_15,
 
 
 def test_a_sharded_run_spreads_over_nodes_and_survives_losing_one(two_nodes, phantom_world,
-                                                                   sleep_15):
+                                                                   sleep_15, docker_client,
+                                                                   settings):
     from challenges.models import Phase
     from evaluation.models import RunShard
 
@@ -127,3 +128,6 @@ def test_a_sharded_run_spreads_over_nodes_and_survives_losing_one(two_nodes, pha
     assert set(shards.values_list("node", flat=True)) == nodes - {victim}
     assert Result.objects.filter(submission=submission).count() == 1
     assert submission.case_results.count() == 24
+    two_nodes.start(victim, ENCLAVE_HEARTBEAT_SECONDS="1")  # it reaps what its death left
+    wait_for(lambda: leftovers(docker_client, settings.SANDBOX_WORK_ROOT, victim) == (0, []),
+             timeout=60)

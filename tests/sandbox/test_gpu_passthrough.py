@@ -59,10 +59,13 @@ def gpu_engine(docker_client: docker.DockerClient) -> Iterator[GpuEngine]:
     hook.chmod(0o755)
     engine = GpuEngine(socket=f"unix://{root}/docker.sock", hook_log=root / "hook.log")
     log = (root / "dockerd.log").open("wb")
+    # Its own bridge: `--bridge=none` would make dockerd delete the host engine's docker0.
+    bridge = f"enclgpu{os.getpid() % 100000}"
+    subprocess.run(["ip", "link", "add", "name", bridge, "type", "bridge"], check=True)
     dockerd = subprocess.Popen(
         ["dockerd", "--data-root", str(root / "data"), "--exec-root", str(root / "exec"),
-         "--pidfile", str(root / "dockerd.pid"), "-H", engine.socket, "--bridge=none",
-         "--iptables=false", "--ip6tables=false"],
+         "--pidfile", str(root / "dockerd.pid"), "-H", engine.socket, f"--bridge={bridge}",
+         "--iptables=false", "--ip6tables=false", "--ip-masq=false"],
         env={**os.environ, "PATH": f"{root / 'bin'}:{os.environ['PATH']}",
              "ENCLAVE_GPU_HOOK_LOG": str(engine.hook_log)},
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -82,6 +85,7 @@ def gpu_engine(docker_client: docker.DockerClient) -> Iterator[GpuEngine]:
             os.killpg(dockerd.pid, signal.SIGKILL)
         log.close()
         subprocess.run(["umount", "-R", str(root / "data")], capture_output=True, check=False)
+        subprocess.run(["ip", "link", "delete", bridge], capture_output=True, check=False)
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -130,6 +134,12 @@ def test_a_worker_that_owns_gpus_passes_only_its_own(gpu_engine, case_inputs, tm
     env = run_probe(gpu_engine, case_inputs, tmp_path, monkeypatch, RunLimits(gpus=2))
 
     assert env["NVIDIA_VISIBLE_DEVICES"] == "2,3"
+
+
+def test_the_private_engine_leaves_the_host_engine_alone(gpu_engine, docker_client):
+    with open("/sys/class/net/docker0/operstate"):  # the host engine's bridge is still there
+        pass
+    assert docker_client.ping()
 
 
 def test_a_phase_without_gpus_gets_none_and_the_hook_is_never_called(gpu_engine, case_inputs,
