@@ -31,18 +31,25 @@ def challenges_visible_to(user: AnyUser) -> QuerySet[Challenge]:
 def access_challenge_by_user(user: AnyUser, slug: str) -> Challenge:
     challenge = challenges_visible_to(user).filter(slug=slug).first()
     if challenge is None:
-        raise ChallengeNotFound("challenge_not_found", f"No challenge named {slug!r}.")
+        raise ChallengeNotFound("challenge_not_found", _("No such challenge."))
     return challenge
 
 
 def access_phase_by_user(user: AnyUser, challenge_slug: str, phase_slug: str) -> Phase:
-    challenge = access_challenge_by_user(user, challenge_slug)
+    """The phase with its challenge and society, in one query when its challenge is published
+    (every user sees published challenges; see `challenges_visible_to`); otherwise a second one
+    asks `challenges_visible_to`. A missing phase costs a query more, to tell a challenge the
+    user may not see (or that does not exist) from a missing phase."""
     phase = Phase.objects.select_related("challenge__society").filter(
-        challenge=challenge, slug=phase_slug
-    ).first()
+        challenge__slug=challenge_slug, slug=phase_slug
+    ).order_by().first()
+    if phase is not None and not phase.challenge.is_published and not (
+            challenges_visible_to(user).filter(pk=phase.challenge_id).exists()):
+        phase = None
     if phase is None:
+        access_challenge_by_user(user, challenge_slug)  # ChallengeNotFound when not visible
         raise ChallengeNotFound(
-            "phase_not_found", f"Challenge {challenge_slug!r} has no phase {phase_slug!r}."
+            "phase_not_found", _("This challenge has no such phase.")
         )
     return phase
 

@@ -252,9 +252,10 @@ class LeaderboardApi(APIView):
 
     @extend_schema(responses={200: LeaderboardOutput, **error_responses(403)})
     def get(self, request: Request, slug: str, phase: str) -> HttpResponse:
-        """The JSON is rendered once per leaderboard version (`leaderboard_cached`)."""
+        """The JSON is rendered once per leaderboard version (`leaderboard_cached`): the same
+        for everyone who may see the board."""
         phase_obj = access_phase_by_user(request.user, slug, phase)
-        body = leaderboard_cached(request.user, phase_obj, "api-json",
+        body = leaderboard_cached(request.user, phase_obj, f"api-json:{slug}:{phase}",
                                   lambda board: JSONRenderer().render(leaderboard_payload(board)))
         return HttpResponse(body, content_type="application/json")
 

@@ -4,7 +4,8 @@ Teams see their own submissions through `submission_team_view`: status, categori
 reason, aggregate scores when the phase shows them, and logs only for non-hidden (sanity) phases.
 Per-case results and hidden-phase logs are for the owning society and operators only.
 Leaderboards are built once per `leaderboard_version` and cached, so reading one costs the same
-few queries whatever its number of entries.
+few queries whatever its number of entries; the services that change a board call
+`leaderboard_changed` so that the next request sees the change.
 """
 
 import dataclasses
@@ -12,12 +13,16 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from django.core.cache import cache
-from django.db.models import Count, Func, IntegerField, Max, Prefetch, QuerySet
+from django.core.cache import cache, caches
+from django.core.cache.backends.dummy import DummyCache
+from django.core.cache.backends.locmem import LocMemCache
+from django.db import transaction
+from django.db.models import Count, Func, IntegerField, Max, Prefetch, QuerySet, Subquery
 from django.utils.translation import gettext as _
 
 from accounts.models import User
@@ -171,6 +176,13 @@ def best_results(phase: Phase, direction: str) -> list[Result]:
     return list(best.values())
 
 
+def results_state(phase: Phase) -> dict[str, int]:
+    """How many current results the phase has under the current versions, and the newest one's
+    id: a new or re-scored result changes it (one query)."""
+    state = _current_results(phase).aggregate(n=Count("pk"), last=Max("pk"))
+    return {"n": state["n"], "last": state["last"] or 0}
+
+
 def _value_ranks(results: list[Result], direction: str) -> dict[int, int]:
     sign = -1.0 if direction == "higher" else 1.0
     ordered = sorted(results, key=lambda r: (r.primary_value is None,
@@ -184,18 +196,73 @@ def _value_ranks(results: list[Result], direction: str) -> dict[int, int]:
     return ranks
 
 
-def leaderboard_version(phase: Phase) -> str:
-    """A digest of everything the phase's leaderboard is built from: the challenge's spec, the
-    current results under the current versions, and the phase's ranking; scoring, re-evaluation
-    and ranking all change it. Two small queries, whatever the number of entries."""
+def _fingerprint(phase: Phase) -> str:
+    """A digest of everything the phase's leaderboard page is built from, read from the database
+    in one query whatever the number of entries: the challenge's spec, the current results under
+    the current versions, the phase's ranking and its latest snapshot."""
     from evaluation.services.specs import spec_dict_of
 
-    results = _current_results(phase).aggregate(n=Count("pk"), last=Max("pk"),
-                                                 latest=Max("created"))
-    ranking = list(_current_ranking(phase).values_list("pk", "computed")[:1])
+    def scalar(queryset: QuerySet[Any], expression: Any) -> Subquery:
+        return Subquery(queryset.order_by().values("phase")
+                        .annotate(value=expression).values("value")[:1])
+
+    results = _current_results(phase)
+    state = Phase.objects.filter(pk=phase.pk).values_list(
+        scalar(results, Count("pk")), scalar(results, Max("pk")), scalar(results, Max("created")),
+        scalar(_current_ranking(phase), Max("computed")),
+        scalar(LeaderboardSnapshot.objects.filter(phase=phase), Max("pk")),
+    ).first()
     digest = [phase.pk, phase.challenge.metric_version, phase.truth_version,
-              spec_dict_of(phase.challenge), results, ranking]
+              spec_dict_of(phase.challenge), state]
     return hashlib.sha256(json.dumps(digest, sort_keys=True, default=str).encode()).hexdigest()
+
+
+# With a cache that every web and worker process shares, the services that change what a board
+# shows give its phase a fresh version token after they commit (`leaderboard_changed`), and a
+# request reads the token with one cache get. The token expires after a while all the same: a
+# change whose signal was lost shows after this many seconds at the latest.
+LEADERBOARD_VERSION_SECONDS = 60
+
+
+def cache_is_shared() -> bool:
+    """Whether the default cache is one that every process sees (Redis, memcached, files, the
+    database), not a per-process one: only then may one process tell the others through it."""
+    return not isinstance(caches["default"], LocMemCache | DummyCache)
+
+
+def _version_key(phase_id: int) -> str:
+    return f"enclave:leaderboard:version:{phase_id}"
+
+
+def leaderboard_version(phase: Phase) -> str:
+    """The version of the phase's leaderboard: it changes with every new result, ranking, snapshot,
+    spec and ground truth version. With a shared cache, a cache get (the token
+    `leaderboard_changed` gave the phase), or on a miss the database's fingerprint (one query);
+    with a per-process cache always the fingerprint."""
+    token: str | None = None
+    if cache_is_shared():
+        key = _version_key(phase.pk)
+        token = cache.get(key)
+        if token is None:
+            token = _fingerprint(phase)
+            cache.add(key, token, LEADERBOARD_VERSION_SECONDS)  # a newer token set meanwhile wins
+    else:
+        token = _fingerprint(phase)
+    return f"{phase.pk}.{phase.challenge.metric_version}.{phase.truth_version}.{token}"
+
+
+def leaderboard_changed(*, phase_ids: Iterable[int]) -> None:
+    """Tell readers that these phases' leaderboards change with the current transaction: call it
+    inside the transaction that changes results, rankings, snapshots or specs. Their version is
+    forgotten now (a reader falls back to the database's fingerprint) and set to a fresh token
+    once the transaction commits, so the very next request after the commit builds the board
+    again, and a reader that read the database before the commit cannot keep the old one."""
+    keys = [_version_key(phase_id) for phase_id in phase_ids]
+    if not keys or not cache_is_shared():
+        return
+    cache.delete_many(keys)
+    transaction.on_commit(lambda: cache.set_many({key: uuid.uuid4().hex for key in keys},
+                                                 LEADERBOARD_VERSION_SECONDS))
 
 
 def _leaderboard_build(phase: Phase, version: str) -> Leaderboard:
@@ -270,14 +337,33 @@ class _Recent:
 _recent = _Recent()
 
 
+# A request that finds a new version unbuilt waits this long for another process building it,
+# polling the shared cache, before it builds the board itself: a burst of requests right after
+# a new result builds the board once, not once per request.
+BUILD_WAIT_SECONDS = 5.0
+
+
+def _made_once(key: str, make: Callable[[], T]) -> T:
+    lock = f"{key}:building"
+    if cache_is_shared() and not cache.add(lock, 1, int(BUILD_WAIT_SECONDS) + 1):
+        deadline = time.monotonic() + BUILD_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            time.sleep(0.02)
+            made: T | None = cache.get(key)
+            if made is not None:
+                return made
+    value = make()
+    cache.set(key, value, LEADERBOARD_CACHE_SECONDS)
+    return value
+
+
 def _cached(key: str, make: Callable[[], T]) -> T:
     """`make()` once per key: from this process's copies, else the shared cache, else made."""
     value: T | None = _recent.get(key)
     if value is None:
         value = cache.get(key)
         if value is None:
-            value = make()
-            cache.set(key, value, LEADERBOARD_CACHE_SECONDS)
+            value = _made_once(key, make)
         _recent.put(key, value)
     return value
 
@@ -287,20 +373,28 @@ def _board(phase: Phase, version: str) -> Leaderboard:
     return dataclasses.replace(board, phase=phase)
 
 
-def leaderboard_for(user: AnyUser, phase: Phase) -> Leaderboard:
+def leaderboard_for(user: AnyUser, phase: Phase, *, fresh: bool = False) -> Leaderboard:
     """Each team's best result with every metric's CI, ranked by the spec's method; the rank
     interval comes from the phase's paired bootstrap when it covers exactly these entries.
 
-    Built once per leaderboard version and cached: a request costs the two queries of
-    `leaderboard_version` and a cache read, whatever the number of entries."""
+    Built once per leaderboard version and cached: a request costs a cache read (see
+    `leaderboard_version`), whatever the number of entries. `fresh` builds it from the database
+    (what publication freezes must not depend on the cache)."""
+    if fresh:
+        leaderboard_version_for(user, phase)  # the permission check
+        return _leaderboard_build(phase, _fingerprint(phase))
     return _board(phase, leaderboard_version_for(user, phase))
 
 
 def leaderboard_cached(user: AnyUser, phase: Phase, name: str,
-                       make: Callable[[Leaderboard], T]) -> T:
+                       make: Callable[[Leaderboard], T], *, version: str | None = None) -> T:
     """`make(board)` — say, the API's JSON or the page's table — computed once per leaderboard
-    version and cached under `name`, for a user who may see the leaderboard."""
-    version = leaderboard_version_for(user, phase)
+    version and cached under `name`, for a user who may see the leaderboard. `version`: the
+    phase's `leaderboard_version`, when the caller has read it already."""
+    if not leaderboard_visible(user, phase):
+        raise Forbidden("leaderboard_hidden",
+                        _("The society has not published this phase's results yet."))
+    version = version or leaderboard_version(phase)
     return _cached(f"enclave:leaderboard:{name}:{version}",
                    lambda: make(_board(phase, version)))
 
@@ -313,11 +407,19 @@ class _JSONArrayLength(Func):
         return self.as_sql(compiler, connection, function="JSONB_ARRAY_LENGTH", **extra)
 
 
-def leaderboard_snapshots(phase: Phase, limit: int = 20) -> list[LeaderboardSnapshot]:
-    """The phase's latest published snapshots with their number of entries (`n_entries`), not
-    their entries."""
-    return list(phase.snapshots.defer("entries", "ranking")
-                .annotate(n_entries=_JSONArrayLength("entries"))[:limit])
+def leaderboard_snapshots(phase: Phase, limit: int = 20, *,
+                          version: str | None = None) -> list[dict[str, Any]]:
+    """The phase's latest published snapshots: id (`pk`), `created`, `spec_version`,
+    `truth_version` and number of entries (`n_entries`), not their entries. Cached under the
+    phase's leaderboard `version` when the caller gives it (publishing changes the version)."""
+    def read() -> list[dict[str, Any]]:
+        rows = (phase.snapshots.annotate(n_entries=_JSONArrayLength("entries"))
+                .values("pk", "created", "spec_version", "truth_version", "n_entries")[:limit])
+        return [dict(row) for row in rows]
+
+    if version is None:
+        return read()
+    return _cached(f"enclave:leaderboard:snapshots:{limit}:{version}", read)
 
 
 def leaderboard_rows(board: Leaderboard) -> list[dict[str, Any]]:

@@ -4,6 +4,7 @@ from typing import Any
 
 from celery import shared_task
 from celery.signals import worker_ready
+from django.core.cache import cache
 
 from evaluation import services
 
@@ -55,11 +56,23 @@ def enqueue_score(submission_id: int) -> None:
     submission_score.apply_async(args=[submission_id], queue="default")
 
 
+# How long a queued ranking holds off others for its phase: past this, one lost on the way does
+# not keep the phase from being ranked again.
+RANKING_PENDING_SECONDS = 15 * 60
+
+
+def ranking_pending_key(phase_id: int) -> str:
+    return f"enclave:ranking-pending:{phase_id}"
+
+
 @shared_task(name=RANKING_TASK, acks_late=True, reject_on_worker_lost=True)
 def phase_ranking(phase_id: int) -> None:
+    """Clears the phase's pending mark before reading its results, so a result that comes later
+    queues another ranking; skips the work when the ranking already covers the current results."""
     from evaluation.services.ranking import phase_ranking_update
 
-    phase_ranking_update(phase_id=phase_id)
+    cache.delete(ranking_pending_key(phase_id))
+    phase_ranking_update(phase_id=phase_id, unless_current=True)
 
 
 @shared_task(name=REEVALUATE_TASK, acks_late=True, reject_on_worker_lost=True)
@@ -73,7 +86,20 @@ def phase_reevaluate(phase_id: int, actor_id: int | None = None) -> None:
 
 
 def enqueue_ranking(phase_id: int) -> None:
-    phase_ranking.apply_async(args=[phase_id], queue="default")
+    """Queue a re-ranking of the phase unless one is queued and not started yet: that one ranks
+    every result committed before it starts. The mark lives in the cache, so this holds with a
+    cache all processes share; with a per-process cache every call queues a ranking (those with
+    nothing new to rank return at once)."""
+    from evaluation.selectors import cache_is_shared
+
+    key = ranking_pending_key(phase_id)
+    if cache_is_shared() and not cache.add(key, 1, RANKING_PENDING_SECONDS):
+        return
+    try:
+        phase_ranking.apply_async(args=[phase_id], queue="default")
+    except Exception:
+        cache.delete(key)  # not queued: let the next call try
+        raise
 
 
 def enqueue_reevaluate(phase_id: int, actor_id: int | None) -> None:

@@ -27,6 +27,7 @@ from evaluation.selectors import (
     leaderboard_for,
     leaderboard_rows,
     leaderboard_snapshots,
+    leaderboard_version,
     submission_team_view,
     submissions_of_user,
 )
@@ -42,19 +43,24 @@ def _phase_or_404(request: HttpRequest, slug: str, phase: str) -> Phase:
 
 
 def leaderboard(request: HttpRequest, slug: str, phase: str) -> HttpResponse:
-    """The board's HTML is rendered once per leaderboard version and language, and cached."""
+    """The board's HTML and the snapshot list are made once per leaderboard version (and
+    language) and cached; they are the same for everyone who may see the board, and hold
+    nothing of the viewer's (the page around them, with its CSRF tokens, is rendered per
+    request). A cached page costs one query for the phase, plus the viewer's roles when signed in."""
     phase_obj = _phase_or_404(request, slug, phase)
+    version = leaderboard_version(phase_obj)
     board_html: str  # safe HTML: a rendered template
     try:
         board_html, hidden_reason = leaderboard_cached(
             request.user, phase_obj, f"html:{get_language()}:{slug}:{phase}",
             lambda board: render_to_string("evaluation/_leaderboard_board.html", {
-                "board": board, "phase": board.phase, "challenge": board.phase.challenge})), ""
+                "board": board, "phase": board.phase, "challenge": board.phase.challenge}),
+            version=version), ""
     except Forbidden as exc:
         board_html, hidden_reason = "", exc.message
     return render(request, "evaluation/leaderboard.html", {
         "phase": phase_obj, "challenge": phase_obj.challenge, "hidden_reason": hidden_reason,
-        "board_html": board_html, "snapshots": leaderboard_snapshots(phase_obj),
+        "board_html": board_html, "snapshots": leaderboard_snapshots(phase_obj, version=version),
         "is_admin": can_manage_society(request.user, phase_obj.challenge.society),
     })
 

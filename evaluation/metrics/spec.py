@@ -111,11 +111,21 @@ def _metric_entry(item: Any, task: str, problems: list[str]) -> MetricEntry | No
     )
 
 
+SPEC_KEYS = frozenset({"task", "labels", "positive_label", "metrics", "bootstrap", "ranking",
+                       "spacing_mm"})
+
+
 def parse_spec(data: Any) -> Spec:
     """Validate a spec (parsed JSON); raise SpecError with every problem found."""
     problems: list[str] = []
     if not isinstance(data, dict):
         raise SpecError(["the spec must be a JSON object"])
+    unknown = sorted(str(key)[:40] for key in data.keys() - SPEC_KEYS)
+    if unknown:
+        problems.append(f"unknown keys: {', '.join(unknown[:5])} (allowed: {', '.join(sorted(SPEC_KEYS))})")
+    for section in ("bootstrap", "ranking"):
+        if not isinstance(data.get(section, {}), dict):
+            raise SpecError([f"{section} must be a JSON object"])
     task = data.get("task")
     if task not in TASKS:
         raise SpecError([f"task must be one of {', '.join(TASKS)}"])

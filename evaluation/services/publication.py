@@ -12,7 +12,7 @@ from audit.services import audit_record
 from challenges.models import Phase
 from config.errors import Forbidden
 from evaluation.models import LeaderboardSnapshot
-from evaluation.selectors import leaderboard_for, leaderboard_rows
+from evaluation.selectors import leaderboard_changed, leaderboard_for, leaderboard_rows
 
 
 def _require_admin(user: User, phase: Phase) -> None:
@@ -25,7 +25,7 @@ def phase_publish(*, phase: Phase, actor: User) -> LeaderboardSnapshot:
     """Freeze the current leaderboard as a snapshot and make the phase's results public."""
     _require_admin(actor, phase)
     phase = Phase.objects.select_for_update().select_related("challenge__society").get(pk=phase.pk)
-    board = leaderboard_for(actor, phase)
+    board = leaderboard_for(actor, phase, fresh=True)
     snapshot = LeaderboardSnapshot.objects.create(
         phase=phase, created_by=actor, spec_version=board.spec_version,
         truth_version=board.truth_version, entries=leaderboard_rows(board),
@@ -34,6 +34,7 @@ def phase_publish(*, phase: Phase, actor: User) -> LeaderboardSnapshot:
     )
     phase.results_published = True
     phase.save(update_fields=["results_published"])
+    leaderboard_changed(phase_ids=[phase.pk])
     audit_record(actor=actor, action="phase.publish", target_type="phase", target_id=phase.pk,
                  detail={"snapshot": snapshot.pk, "entries": len(board.entries)})
     return snapshot

@@ -21,7 +21,7 @@ from evaluation.metrics.plots import blob_plot, significance_map_plot
 from evaluation.metrics.spec import Spec
 from evaluation.metrics.stability import RankStability, bootstrap_ranks, significance_map
 from evaluation.models import CaseResult, PhaseRanking, Result
-from evaluation.selectors import best_results
+from evaluation.selectors import best_results, leaderboard_changed, results_state
 from evaluation.services.specs import spec_of
 
 
@@ -86,11 +86,20 @@ def _stability_data(stability: RankStability, ids: dict[str, int]) -> dict[str, 
     }
 
 
-def phase_ranking_update(*, phase_id: int) -> PhaseRanking | None:
-    """Recompute the ranking of the phase's current leaderboard entries."""
+def phase_ranking_update(*, phase_id: int, unless_current: bool = False) -> PhaseRanking | None:
+    """Recompute the ranking of the phase's current leaderboard entries. `unless_current`: keep
+    the phase's ranking when it was computed from the results the phase has now (a queue of
+    rankings after a burst of results does the work once)."""
     phase = Phase.objects.select_related("challenge").get(pk=phase_id)
     spec = spec_of(phase.challenge)
     primary = spec.primary
+    inputs = results_state(phase)  # read before the results: a later one makes the next differ
+    if unless_current:
+        held = PhaseRanking.objects.filter(
+            phase=phase, spec_version=phase.challenge.metric_version,
+            truth_version=phase.truth_version).values_list("pk", "data__inputs").first()
+        if held is not None and held[1] == inputs:
+            return PhaseRanking.objects.only("pk", "phase", "computed").get(pk=held[0])
     results = best_results(phase, primary.direction)
     if not results:
         return None
@@ -117,6 +126,7 @@ def phase_ranking_update(*, phase_id: int) -> PhaseRanking | None:
         teams, significant, adjusted = _bootstrap_significance(
             per_resample, primary.direction, spec.ranking_alpha)
     data = {
+        "inputs": inputs,
         "submissions": sorted(ids.values()),
         "ranks": {str(ids[team]): rank for team, rank in ranks.items()},
         "stability": _stability_data(stability, ids),
@@ -139,4 +149,5 @@ def phase_ranking_update(*, phase_id: int) -> PhaseRanking | None:
             truth_version=phase.truth_version,
             defaults={"data": _json_safe(data), "blob_svg": blob, "significance_svg": significance},
         )
+        leaderboard_changed(phase_ids=[phase.pk])
     return ranking

@@ -21,6 +21,7 @@ from evaluation.metrics.engine import Evaluation, evaluate
 from evaluation.metrics.formats import FormatError, predictions_from_json, truth_from_values
 from evaluation.metrics.spec import Spec
 from evaluation.models import CaseResult, FailureReason, Result, Status, Submission
+from evaluation.selectors import leaderboard_changed
 from evaluation.services.specs import spec_of
 
 logger = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ def _record(submission: Submission, evaluation: Evaluation, rows: list[CaseResul
             "n_cases": len(rows),
         },
     )
+    leaderboard_changed(phase_ids=[submission.phase_id])
     return result
 
 

@@ -14,6 +14,7 @@ from audit.services import audit_record
 from challenges.models import Challenge, MetricSpecVersion
 from config.errors import DomainError
 from evaluation.metrics.spec import Spec, SpecError, default_binary_spec, parse_spec
+from evaluation.selectors import leaderboard_changed
 
 
 class SpecRejected(DomainError):
@@ -53,6 +54,7 @@ def challenge_spec_update(*, challenge: Challenge, spec: dict[str, Any],
     challenge.save(update_fields=["metric_version", "metric_spec"])
     MetricSpecVersion.objects.create(challenge=challenge, version=challenge.metric_version,
                                      spec=spec)
+    leaderboard_changed(phase_ids=challenge.phases.values_list("pk", flat=True))
     audit_record(actor=actor, action="challenge.spec", target_type="challenge",
                  target_id=challenge.pk, detail={"version": challenge.metric_version})
     return challenge

@@ -3,7 +3,8 @@
 Each board is scored and ranked by the real services (stored predictions -> submission_score ->
 phase_ranking_update), so the ranked path with rank intervals is the one counted. The first
 request after a (re)ranking builds the board (nothing is cached under its new version yet); the
-second is served from the cache. Both are counted, for 3 and for 30 entries.
+second is served from the cache. Both are counted, for 3 and for 30 entries, with a per-process
+cache and with a shared one.
 """
 
 from typing import Any
@@ -68,10 +69,26 @@ def page_and_api_queries(client, board: tuple[str, int], n_teams: int) -> dict[s
     return counts
 
 
+@pytest.fixture(params=["per-process", "shared"])
+def cache_kind(request, settings, tmp_path) -> str:
+    """The tests' per-process memory cache (the version is the database's fingerprint, one query)
+    and a cache every process shares (files here, Redis in production: the version is a cache
+    get)."""
+    if request.param == "shared":
+        settings.CACHES = {"default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(tmp_path / "cache")}}
+    return request.param
+
+
 @pytest.mark.django_db
-def test_leaderboard_queries_do_not_grow_with_entries(world, client):
+def test_leaderboard_queries_do_not_grow_with_entries(world, client, cache_kind):
     few = page_and_api_queries(client, scored_board(world, 3), 3)
     many = page_and_api_queries(client, scored_board(world, 30), 30)
 
     assert few == many
     assert many["page_warm"] <= many["page_cold"] and many["api_warm"] <= many["api_cold"]
+    # A warm request: the phase (with its challenge and society), plus the fingerprint when the
+    # cache is per process.
+    warm = 1 if cache_kind == "shared" else 2
+    assert many["page_warm"] == many["api_warm"] == warm

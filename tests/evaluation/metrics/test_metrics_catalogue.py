@@ -18,3 +18,15 @@ def test_per_case():
         per_case_binary(2, 0.5)
     with pytest.raises(ValueError):
         per_case_binary(1, float("nan"))
+
+
+def test_a_spec_with_unknown_keys_or_malformed_sections_is_refused():
+    from evaluation.metrics.spec import SpecError, default_binary_spec, parse_spec
+
+    good = default_binary_spec(["absent", "present"], "present")
+    parse_spec(good)
+    with pytest.raises(SpecError, match="unknown keys: junk"):
+        parse_spec({**good, "junk": "x" * 100})
+    for section in ("bootstrap", "ranking"):
+        with pytest.raises(SpecError, match=f"{section} must be a JSON object"):
+            parse_spec({**good, section: [1, 2]})
