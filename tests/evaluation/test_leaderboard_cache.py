@@ -17,7 +17,7 @@ from challenges.models import LeaderboardVisibility, Phase
 from challenges.selectors import access_phase_by_user
 from evaluation import tasks
 from evaluation.models import CaseResult, LeaderboardSnapshot, PhaseRanking, Status, Submission
-from evaluation.selectors import (
+from evaluation.selectors.leaderboard import (
     _version_key,
     cache_is_shared,
     leaderboard_changed,
