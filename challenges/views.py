@@ -3,7 +3,7 @@
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from accounts.permissions import teams_of_user
+from accounts.permissions import can_see_hidden_data, teams_of_user
 from challenges.errors import ChallengeNotFound
 from challenges.selectors import access_challenge_by_user, challenges_visible_to, phases_of
 
@@ -21,4 +21,5 @@ def challenge_detail(request: HttpRequest, slug: str) -> HttpResponse:
     teams = teams_of_user(request.user)
     return render(request, "challenges/detail.html", {
         "challenge": challenge, "phases": phases_of(challenge), "teams": teams,
+        "can_see_runs": can_see_hidden_data(request.user, challenge.society),
     })

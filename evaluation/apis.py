@@ -233,7 +233,14 @@ LeaderboardOutput = inline_serializer("Leaderboard", fields={
     "columns": serializers.ListField(child=serializers.DictField()),
     "stability": serializers.DictField(),
     "entries": serializers.ListField(child=serializers.DictField()),
+    "count": serializers.IntegerField(help_text="Entries in the whole board."),
+    "offset": serializers.IntegerField(), "limit": serializers.IntegerField(),
 })
+
+
+class LeaderboardPageInput(serializers.Serializer):
+    offset = serializers.IntegerField(min_value=0, default=0)
+    limit = serializers.IntegerField(min_value=1, max_value=1000, default=100)
 
 
 def leaderboard_payload(board: Leaderboard) -> dict[str, Any]:
@@ -250,14 +257,29 @@ def leaderboard_payload(board: Leaderboard) -> dict[str, Any]:
 class LeaderboardApi(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(responses={200: LeaderboardOutput, **error_responses(403)})
+    @extend_schema(parameters=[LeaderboardPageInput],
+                   responses={200: LeaderboardOutput, **error_responses(400, 403)})
     def get(self, request: Request, slug: str, phase: str) -> HttpResponse:
-        """The JSON is rendered once per leaderboard version (`leaderboard_cached`): the same
-        for everyone who may see the board."""
+        """`limit` entries from `offset` (ranked order; 100 by default, at most 1,000). The
+        whole board is built once per leaderboard version (`leaderboard_cached`), the same for
+        everyone who may see it; a request renders only its page."""
+        page = LeaderboardPageInput(data=request.query_params)
+        page.is_valid(raise_exception=True)
+        offset, limit = page.validated_data["offset"], page.validated_data["limit"]
         phase_obj = access_phase_by_user(request.user, slug, phase)
-        body = leaderboard_cached(request.user, phase_obj, f"api-json:{slug}:{phase}",
-                                  lambda board: JSONRenderer().render(leaderboard_payload(board)))
+        head, entries = leaderboard_cached(request.user, phase_obj, f"api:{slug}:{phase}",
+                                           _rendered_parts)
+        body = b"".join([head[:-1], b',"entries":[', b",".join(entries[offset:offset + limit]),
+                         b'],"count":%d,"offset":%d,"limit":%d}' % (len(entries), offset, limit)])
         return HttpResponse(body, content_type="application/json")
+
+
+def _rendered_parts(board: Leaderboard) -> tuple[bytes, list[bytes]]:
+    """The board's JSON rendered once, as the object without its entries and each entry on its
+    own, so that a page of it is joined, not rendered, per request."""
+    payload = leaderboard_payload(board)
+    entries = [JSONRenderer().render(entry) for entry in payload.pop("entries")]
+    return JSONRenderer().render(payload), entries
 
 
 SnapshotOutput = inline_serializer("LeaderboardSnapshot", fields={

@@ -5,6 +5,7 @@ from collections.abc import Callable
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -20,7 +21,10 @@ from challenges.selectors import access_phase_by_user
 from config.errors import DomainError, Forbidden
 from config.throttling import throttled_message, web_wait_seconds
 from evaluation.errors import SubmissionNotFound
+from evaluation.models import Status
 from evaluation.selectors import (
+    RUNS_PER_PAGE,
+    Leaderboard,
     access_submission_by_user,
     images_of_user,
     leaderboard_cached,
@@ -28,6 +32,10 @@ from evaluation.selectors import (
     leaderboard_rows,
     leaderboard_snapshots,
     leaderboard_version,
+    phase_run_for_society,
+    phase_run_teams,
+    phase_runs_for_society,
+    society_run_view,
     submission_team_view,
     submissions_of_user,
 )
@@ -49,13 +57,12 @@ def leaderboard(request: HttpRequest, slug: str, phase: str) -> HttpResponse:
     request). A cached page costs one query for the phase, plus the viewer's roles when signed in."""
     phase_obj = _phase_or_404(request, slug, phase)
     version = leaderboard_version(phase_obj)
+    page = _page_number(request)
     board_html: str  # safe HTML: a rendered template
     try:
         board_html, hidden_reason = leaderboard_cached(
-            request.user, phase_obj, f"html:{get_language()}:{slug}:{phase}",
-            lambda board: render_to_string("evaluation/_leaderboard_board.html", {
-                "board": board, "phase": board.phase, "challenge": board.phase.challenge}),
-            version=version), ""
+            request.user, phase_obj, f"html:{get_language()}:{slug}:{phase}:{page}",
+            lambda board: _board_html(board, page), version=version), ""
     except Forbidden as exc:
         board_html, hidden_reason = "", exc.message
     return render(request, "evaluation/leaderboard.html", {
@@ -63,6 +70,24 @@ def leaderboard(request: HttpRequest, slug: str, phase: str) -> HttpResponse:
         "board_html": board_html, "snapshots": leaderboard_snapshots(phase_obj, version=version),
         "is_admin": can_manage_society(request.user, phase_obj.challenge.society),
     })
+
+
+LEADERBOARD_PAGE_SIZE = 100
+
+
+def _page_number(request: HttpRequest) -> int:
+    """The board page asked for (`?page=`, from 1); anything else reads as the first page."""
+    raw = request.GET.get("page", "1")
+    return int(raw) if raw.isascii() and raw.isdigit() and 0 < len(raw) < 7 else 1
+
+
+def _board_html(board: Leaderboard, page: int) -> str:
+    """One page of the board (LEADERBOARD_PAGE_SIZE entries; a page past the end shows the
+    last), with links to its neighbours."""
+    entries = Paginator(board.entries, LEADERBOARD_PAGE_SIZE).get_page(page)
+    return render_to_string("evaluation/_leaderboard_board.html", {
+        "board": board, "entries": entries, "phase": board.phase,
+        "challenge": board.phase.challenge})
 
 
 def leaderboard_export(request: HttpRequest, slug: str, phase: str, fmt: str) -> HttpResponse:
@@ -210,4 +235,39 @@ def submit(request: HttpRequest, slug: str, phase: str) -> HttpResponse:
     return render(request, "evaluation/submit.html", {
         "phase": phase_obj, "challenge": phase_obj.challenge,
         "teams": teams_of_user(request.user), "images": images,
+    })
+
+
+@login_required
+def phase_runs(request: HttpRequest, slug: str, phase: str) -> HttpResponse:
+    """Every run of a phase, for the owning society and operators; 404 for everyone else."""
+    phase_obj = _phase_or_404(request, slug, phase)
+    status = request.GET.get("status", "")
+    status = status if status in Status.values else ""
+    team = request.GET.get("team", "")
+    try:
+        runs = phase_runs_for_society(request.user, phase_obj, status=status, team=team)
+    except SubmissionNotFound as exc:
+        raise Http404(exc.message) from exc
+    page = Paginator(runs, RUNS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "evaluation/phase_runs.html", {
+        "phase": phase_obj, "challenge": phase_obj.challenge, "page": page,
+        "rows": [society_run_view(s) for s in page.object_list],
+        "statuses": Status.choices, "teams": phase_run_teams(phase_obj),
+        "status": status, "team": team,
+    })
+
+
+@login_required
+def run_detail(request: HttpRequest, slug: str, phase: str, pk: int) -> HttpResponse:
+    """One run with its full logs and its parts; reading a hidden phase's logs is audited."""
+    phase_obj = _phase_or_404(request, slug, phase)
+    try:
+        submission = phase_run_for_society(request.user, phase_obj, pk)
+    except SubmissionNotFound as exc:
+        raise Http404(exc.message) from exc
+    run = getattr(submission, "run", None)
+    return render(request, "evaluation/run_detail.html", {
+        "phase": phase_obj, "challenge": phase_obj.challenge,
+        "r": society_run_view(submission), "logs": run.logs if run is not None else None,
     })

@@ -17,14 +17,20 @@ from evaluation.selectors.leaderboard import (
     results_state,
 )
 from evaluation.selectors.submissions import (
+    RUNS_PER_PAGE,
     access_submission_by_user,
     images_of_user,
+    phase_run_for_society,
+    phase_run_teams,
+    phase_runs_for_society,
     scores_are_public,
+    society_run_view,
     submission_team_view,
     submissions_of_user,
 )
 
 __all__ = [
+    "RUNS_PER_PAGE",
     "Leaderboard",
     "LeaderboardEntry",
     "access_submission_by_user",
@@ -39,8 +45,12 @@ __all__ = [
     "leaderboard_version",
     "leaderboard_version_for",
     "leaderboard_visible",
+    "phase_run_for_society",
+    "phase_run_teams",
+    "phase_runs_for_society",
     "results_state",
     "scores_are_public",
+    "society_run_view",
     "submission_team_view",
     "submissions_of_user",
 ]

@@ -2,7 +2,8 @@
 
 Teams see their own submissions through `submission_team_view`: status, categorical failure
 reason, aggregate scores when the phase shows them, and logs only for non-hidden (sanity) phases.
-Per-case results and hidden-phase logs are for the owning society and operators only.
+Per-case results and hidden-phase logs are for the owning society and operators only: they see
+every run of a phase through `phase_runs_for_society` and `phase_run_for_society` (audited).
 """
 
 from typing import Any
@@ -10,14 +11,16 @@ from typing import Any
 from django.db.models import Prefetch, QuerySet
 from django.utils.translation import gettext as _
 
-from accounts.models import User
+from accounts.models import Team, User
 from accounts.permissions import AnyUser, can_see_hidden_data, is_team_member
+from audit.services import audit_record
 from challenges.models import LeaderboardVisibility, Phase
 from evaluation.errors import SubmissionNotFound
 from evaluation.models import (
     AlgorithmImage,
     FailureReason,
     Result,
+    RunShard,
     Status,
     Submission,
 )
@@ -84,8 +87,98 @@ def submission_team_view(submission: Submission) -> dict[str, Any]:
     return view
 
 
-
 def images_of_user(user: AnyUser) -> QuerySet[AlgorithmImage]:
     if not isinstance(user, User):
         return AlgorithmImage.objects.none()
     return AlgorithmImage.objects.filter(team__memberships__user=user).select_related("team")
+
+
+# --- the owning society's view of every run of a phase -------------------------------------------
+
+RUNS_PER_PAGE = 50
+
+
+def _society_may_see_runs(user: AnyUser, phase: Phase) -> None:
+    """Raise SubmissionNotFound (a 404, never a 403) unless `user` may see hidden data of the
+    phase's society: its admins, stewards and physicians, and operators."""
+    if not can_see_hidden_data(user, phase.challenge.society):
+        raise SubmissionNotFound("runs_not_found", _("No such page."))
+
+
+def phase_runs_for_society(user: AnyUser, phase: Phase, *, status: str = "",
+                           team: str = "") -> QuerySet[Submission]:
+    """Every submission of `phase` (all teams), newest first, optionally only those with `status`
+    and of the team with slug `team`; for the owning society and operators only. Team, image, run
+    (without its logs) and shards (without logs or predictions) come with the rows, so a page
+    costs the same number of queries however many rows it holds. `phase` must come with its
+    challenge and society (as `access_phase_by_user` returns it)."""
+    _society_may_see_runs(user, phase)
+    shards = RunShard.objects.defer("logs", "predictions").order_by("index")
+    runs = Submission.objects.filter(phase=phase).select_related(
+        "team", "image", "run"
+    ).defer("run__logs").prefetch_related(
+        Prefetch("shards", queryset=shards, to_attr="shard_list")
+    ).order_by("-created", "-pk")
+    if status:
+        runs = runs.filter(status=status)
+    if team:
+        runs = runs.filter(team__slug=team)
+    return runs
+
+
+def phase_run_teams(phase: Phase) -> QuerySet[Team]:
+    """The teams with at least one submission to `phase` (the team filter's choices)."""
+    return Team.objects.filter(submissions__phase=phase).distinct().order_by("slug")
+
+
+def phase_run_for_society(user: AnyUser, phase: Phase, submission_id: int) -> Submission:
+    """One submission of `phase` with its run record (logs included) and its shards, for the
+    owning society and operators; SubmissionNotFound for everyone else and for a submission of
+    another phase. Reading a hidden phase's logs is audited here ("evaluation.run_logs_viewed"),
+    so no caller can show them without the record."""
+    _society_may_see_runs(user, phase)
+    shards = RunShard.objects.defer("logs", "predictions").order_by("index")
+    submission = Submission.objects.filter(phase=phase, pk=submission_id).select_related(
+        "team", "image", "run", "submitted_by"
+    ).prefetch_related(Prefetch("shards", queryset=shards, to_attr="shard_list")).first()
+    if submission is None:
+        raise SubmissionNotFound("submission_not_found", _("No such submission."))
+    if phase.is_hidden and hasattr(submission, "run"):
+        audit_record(actor=user if isinstance(user, User) else None,
+                     action="evaluation.run_logs_viewed", target_type="submission",
+                     target_id=submission.pk,
+                     detail={"submission": submission.pk, "phase": phase.pk})
+    return submission
+
+
+def society_run_view(submission: Submission) -> dict[str, Any]:
+    """A submission as one row of the society's run list: every field of the run but its logs.
+    Uses the rows' prefetched `shard_list` and run record; queries nothing."""
+    run = getattr(submission, "run", None)
+    shards: list[RunShard] = getattr(submission, "shard_list", [])
+    nodes = sorted({s.node for s in shards if s.node}) or sorted(
+        {n for n in (submission.node, run.node if run else "") if n})
+    duration = run.duration_s if run is not None else None
+    if duration is None and submission.started_at and submission.finished_at:
+        duration = (submission.finished_at - submission.started_at).total_seconds()
+    return {
+        "id": submission.pk,
+        "team": submission.team.slug,
+        "image": submission.image.image_id,
+        "image_short": submission.image.image_id.removeprefix("sha256:")[:12],
+        "status": submission.status,
+        "status_label": submission.get_status_display(),
+        "verdict": run.verdict if run is not None else "",
+        "failure_reason": submission.get_failure_reason_display()
+        if submission.failure_reason else "",
+        "failure_detail": submission.failure_detail,
+        "output_error": run.output_error if run is not None else "",
+        "exit_code": run.exit_code if run is not None and run.exit_code is not None
+        else submission.exit_code,
+        "attempts": submission.attempts,
+        "nodes": nodes,
+        "duration_s": duration,
+        "created": submission.created,
+        "finished": submission.finished_at,
+        "shards": shards,
+    }

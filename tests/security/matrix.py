@@ -149,6 +149,15 @@ MATRIX: dict[str, Entry] = {
         get(signed_in()),
         Op("POST", only(OWNERS), body="submit_form", effect="submission_created")), (
             Variant("draft", DRAFT_PHASE, (get(only(SOCIETY_SIDE)),)),)),
+    # Every run of a phase, with full (hidden-phase) logs: the owning society and operators only;
+    # everyone else gets a 404, never a 403, and anonymous visitors the sign-in page first.
+    "evaluation:phase-runs": Entry("challenges/<slug:slug>/<slug:phase>/runs/", PHASE, (
+        get(only(SOCIETY_SIDE)),), (
+            Variant("unpublished", UNPUBLISHED, (get(only(SOCIETY_SIDE)),)),
+            Variant("draft", DRAFT_PHASE, (get(only(SOCIETY_SIDE)),)))),
+    "evaluation:run-detail": Entry(
+        "challenges/<slug:slug>/<slug:phase>/runs/<int:pk>/", {**PHASE, **SUBMISSION}, (
+            get(only(SOCIETY_SIDE)),)),
     "evaluation:my-submissions": Entry("submissions/", {}, (get(signed_in()),)),
     "evaluation:submission-detail": Entry("submissions/<int:pk>/", SUBMISSION, (
         get(only(OWNERS | SOCIETY_SIDE)),)),
