@@ -31,7 +31,8 @@ def challenges_visible_to(user: AnyUser) -> QuerySet[Challenge]:
 def access_challenge_by_user(user: AnyUser, slug: str) -> Challenge:
     challenge = challenges_visible_to(user).filter(slug=slug).first()
     if challenge is None:
-        raise ChallengeNotFound("challenge_not_found", _("No such challenge."))
+        raise ChallengeNotFound("challenge_not_found",
+                                _("No challenge named “%(slug)s”.") % {"slug": slug[:80]})
     return challenge
 
 
@@ -49,7 +50,8 @@ def access_phase_by_user(user: AnyUser, challenge_slug: str, phase_slug: str) ->
     if phase is None:
         access_challenge_by_user(user, challenge_slug)  # ChallengeNotFound when not visible
         raise ChallengeNotFound(
-            "phase_not_found", _("This challenge has no such phase.")
+            "phase_not_found", _("Challenge “%(challenge)s” has no phase “%(phase)s”.") % {
+                "challenge": challenge_slug[:80], "phase": phase_slug[:80]}
         )
     return phase
 
