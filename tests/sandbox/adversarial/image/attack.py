@@ -299,7 +299,10 @@ def log_flood():
         sys.stdout.buffer.write(line)
         sys.stderr.buffer.write(line)
     sys.stdout.buffer.flush()
+    sys.stderr.buffer.flush()
+    # The engine copies stdout and stderr separately, so either may end the log: report on both.
     report(flooded_mib=200)
+    print("ADV-REPORT " + json.dumps({"flooded_mib": 200}), file=sys.stderr, flush=True)
 
 
 def sleep_forever():
