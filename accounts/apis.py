@@ -1,4 +1,5 @@
-"""REST API v1 for API tokens: obtain one with password (+ code), list and revoke one's own."""
+"""REST API v1 for API tokens (obtain one with password (+ code), list and revoke one's own) and
+for the caller's teams and their members (leads manage them)."""
 
 from typing import Any
 
@@ -9,9 +10,22 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import ApiToken, User
-from accounts.selectors import access_api_token_by_user, api_tokens_of
-from accounts.services import api_token_obtain, api_token_revoke
+from accounts.models import ApiToken, TeamMembership, TeamRole, User
+from accounts.selectors import (
+    access_api_token_by_user,
+    access_team_by_member,
+    api_tokens_of,
+    memberships_of_user,
+    team_members,
+)
+from accounts.services import (
+    api_token_obtain,
+    api_token_revoke,
+    team_membership_create,
+    team_membership_leave,
+    team_membership_remove,
+    team_membership_role_change,
+)
 from config.api_errors import error_responses
 
 
@@ -80,4 +94,84 @@ class ApiTokenDetailApi(APIView):
         user = request.user
         assert isinstance(user, User)
         api_token_revoke(actor=user, token=access_api_token_by_user(user, pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- teams and their members ----------------------------------------------------------------
+
+class TeamOutput(serializers.Serializer):
+    slug = serializers.CharField(source="team.slug")
+    name = serializers.CharField(source="team.name")
+    affiliation = serializers.CharField(source="team.affiliation")
+    role = serializers.CharField(help_text="Your role in the team: lead or member.")
+
+
+class TeamMemberOutput(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username")
+
+    class Meta:
+        model = TeamMembership
+        fields = ["username", "role"]
+
+
+class TeamListApi(APIView):
+    """The caller's teams, with their role in each."""
+
+    @extend_schema(responses=TeamOutput(many=True))
+    def get(self, request: Request) -> Response:
+        return Response(TeamOutput(memberships_of_user(request.user), many=True).data)
+
+
+class TeamMemberListApi(APIView):
+    """GET: the team's members (for its members; any other team is not found). POST: a lead
+    adds an existing user by user name."""
+
+    class MemberAddInput(serializers.Serializer):
+        username = serializers.CharField(max_length=150)
+        role = serializers.ChoiceField(choices=TeamRole.choices, default=TeamRole.MEMBER)
+
+    @extend_schema(responses={200: TeamMemberOutput(many=True)})
+    def get(self, request: Request, slug: str) -> Response:
+        team = access_team_by_member(request.user, slug).team
+        return Response(TeamMemberOutput(team_members(team), many=True).data)
+
+    @extend_schema(request=MemberAddInput,
+                   responses={201: TeamMemberOutput, **error_responses(403, 409)})
+    def post(self, request: Request, slug: str) -> Response:
+        data = self.MemberAddInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        team = access_team_by_member(request.user, slug).team
+        membership = team_membership_create(
+            team=team, actor=request.user,  # type: ignore[arg-type]
+            username=data.validated_data["username"], role=data.validated_data["role"])
+        return Response(TeamMemberOutput(membership).data, status=status.HTTP_201_CREATED)
+
+
+class TeamMemberDetailApi(APIView):
+    """PATCH: a lead changes a member's role. DELETE: a lead removes a member, or a member
+    removes themselves (leaves). The team always keeps a lead (409 otherwise)."""
+
+    class RoleInput(serializers.Serializer):
+        role = serializers.ChoiceField(choices=TeamRole.choices)
+
+    @extend_schema(request=RoleInput,
+                   responses={200: TeamMemberOutput, **error_responses(403, 409)})
+    def patch(self, request: Request, slug: str, username: str) -> Response:
+        data = self.RoleInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        team = access_team_by_member(request.user, slug).team
+        membership = team_membership_role_change(
+            team=team, actor=request.user,  # type: ignore[arg-type]
+            username=username, role=data.validated_data["role"])
+        return Response(TeamMemberOutput(membership).data)
+
+    @extend_schema(request=None, responses={204: None, **error_responses(403, 409)})
+    def delete(self, request: Request, slug: str, username: str) -> Response:
+        user = request.user
+        assert isinstance(user, User)
+        team = access_team_by_member(user, slug).team
+        if username == user.username:
+            team_membership_leave(team=team, actor=user)
+        else:
+            team_membership_remove(team=team, actor=user, username=username)
         return Response(status=status.HTTP_204_NO_CONTENT)

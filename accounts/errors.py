@@ -19,3 +19,7 @@ class TwoFactorCodeRejected(DomainError):
 
 class ApiTokenNotFound(NotFound):
     pass
+
+
+class TeamNotFound(NotFound):
+    """A team the caller is not a member of reads as one that does not exist."""

@@ -1,8 +1,10 @@
-"""Forms of the sign-in and API token pages."""
+"""Forms of the sign-in, API token and team pages."""
 
 from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
+
+from accounts.models import TeamRole
 
 
 class OtpCodeForm(forms.Form):
@@ -37,3 +39,12 @@ class ApiTokenCreateForm(forms.Form):
 
 class OtpResetForm(forms.Form):
     username = forms.CharField(label=_("User name"), max_length=150)
+
+
+class TeamMemberAddForm(forms.Form):
+    username = forms.CharField(label=_("User name"), max_length=150)
+    role = forms.ChoiceField(label=_("Role"), choices=TeamRole.choices, initial=TeamRole.MEMBER)
+
+
+class TeamRoleForm(forms.Form):
+    role = forms.ChoiceField(label=_("Role"), choices=TeamRole.choices)

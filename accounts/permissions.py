@@ -6,7 +6,15 @@ call these (or the `access_*` helpers built on them in each app) and never query
 
 from django.contrib.auth.models import AnonymousUser
 
-from accounts.models import Society, SocietyMembership, SocietyRole, Team, TeamMembership, User
+from accounts.models import (
+    Society,
+    SocietyMembership,
+    SocietyRole,
+    Team,
+    TeamMembership,
+    TeamRole,
+    User,
+)
 
 AnyUser = User | AnonymousUser
 HIDDEN_DATA_ROLES = frozenset({SocietyRole.ADMIN, SocietyRole.STEWARD, SocietyRole.PHYSICIAN})
@@ -43,6 +51,13 @@ def is_team_member(user: AnyUser, team: Team) -> bool:
     if not user.is_authenticated:
         return False
     return TeamMembership.objects.filter(user=user, team=team).exists()
+
+
+def is_team_lead(user: AnyUser, team: Team) -> bool:
+    """Leads manage their team's members; operators use the admin site instead."""
+    if not user.is_authenticated:
+        return False
+    return TeamMembership.objects.filter(user=user, team=team, role=TeamRole.LEAD).exists()
 
 
 def teams_of_user(user: AnyUser) -> list[Team]:

@@ -1,4 +1,4 @@
-"""Reads for accounts: second-factor devices and API tokens."""
+"""Reads for accounts: second-factor devices, API tokens and the caller's teams."""
 
 import hashlib
 
@@ -7,8 +7,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.errors import ApiTokenNotFound
-from accounts.models import ApiToken, User
+from accounts.errors import ApiTokenNotFound, TeamNotFound
+from accounts.models import ApiToken, Team, TeamMembership, User
 from accounts.permissions import AnyUser
 
 
@@ -50,3 +50,25 @@ def api_token_by_key(key: str) -> ApiToken | None:
 
 def user_by_username(username: str) -> User | None:
     return User.objects.filter(username=username).first()
+
+
+def memberships_of_user(user: AnyUser) -> QuerySet[TeamMembership]:
+    """The user's own team memberships (each with its team), by team slug."""
+    if not user.is_authenticated:
+        return TeamMembership.objects.none()
+    return TeamMembership.objects.select_related("team").filter(user=user).order_by("team__slug")
+
+
+def access_team_by_member(user: AnyUser, slug: str) -> TeamMembership:
+    """The user's membership of team `slug`; a team they are not in reads as not found."""
+    membership = memberships_of_user(user).filter(team__slug=slug).first()
+    if membership is None:
+        raise TeamNotFound("team_not_found", _("You have no team named “%(slug)s”.")
+                           % {"slug": slug[:80]})
+    return membership
+
+
+def team_members(team: Team) -> QuerySet[TeamMembership]:
+    """A team's members, leads first (for the team's own members to see)."""
+    return TeamMembership.objects.select_related("user").filter(team=team).order_by(
+        "role", "user__username")

@@ -9,4 +9,12 @@ urlpatterns = [
     path("two-factor/reset/", views.otp_reset_view, name="otp-reset"),
     path("tokens/", views.api_tokens_view, name="api-tokens"),
     path("tokens/<int:pk>/revoke/", views.api_token_revoke_view, name="api-token-revoke"),
+    path("teams/", views.teams_view, name="teams"),
+    path("teams/<slug:slug>/", views.team_detail_view, name="team-detail"),
+    path("teams/<slug:slug>/members/add/", views.team_member_add_view, name="team-member-add"),
+    path("teams/<slug:slug>/members/<str:username>/role/", views.team_member_role_view,
+         name="team-member-role"),
+    path("teams/<slug:slug>/members/<str:username>/remove/", views.team_member_remove_view,
+         name="team-member-remove"),
+    path("teams/<slug:slug>/leave/", views.team_leave_view, name="team-leave"),
 ]

@@ -1,7 +1,10 @@
-"""Web pages: two-factor setup and verification, device reset, API tokens. Thin: services decide."""
+"""Web pages: two-factor setup and verification, device reset, API tokens, the user's teams and
+their members. Thin: services decide."""
 
 import base64
+import functools
 from binascii import unhexlify
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 import django_otp
@@ -11,7 +14,8 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.forms import Form
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render, resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
@@ -19,10 +23,23 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from accounts.forms import ApiTokenCreateForm, OtpCodeForm, OtpResetForm
-from accounts.models import User
+from accounts.forms import (
+    ApiTokenCreateForm,
+    OtpCodeForm,
+    OtpResetForm,
+    TeamMemberAddForm,
+    TeamRoleForm,
+)
+from accounts.models import TeamMembership, TeamRole, User
 from accounts.permissions import may_reset_two_factor, needs_two_factor
-from accounts.selectors import access_api_token_by_user, api_tokens_of, confirmed_device_of
+from accounts.selectors import (
+    access_api_token_by_user,
+    access_team_by_member,
+    api_tokens_of,
+    confirmed_device_of,
+    memberships_of_user,
+    team_members,
+)
 from accounts.services import (
     api_token_create,
     api_token_revoke,
@@ -31,6 +48,10 @@ from accounts.services import (
     otp_new_key,
     otp_pending_device,
     otp_verify,
+    team_membership_create,
+    team_membership_leave,
+    team_membership_remove,
+    team_membership_role_change,
 )
 from config.errors import DomainError
 
@@ -187,3 +208,91 @@ def api_token_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, _("The token %(prefix)s… is revoked.") % {
             "prefix": token.prefix})
     return redirect("accounts:api-tokens")
+
+
+# --- the user's teams -------------------------------------------------------------------------
+
+def _membership_or_404(request: HttpRequest, slug: str) -> TeamMembership:
+    try:
+        return access_team_by_member(request.user, slug)
+    except DomainError as exc:
+        raise Http404(exc.message) from exc
+
+
+def _form_errors(form: Form) -> str:
+    """Every problem of an invalid form, each with the label of its field."""
+    return " ".join(f"{form.fields[name].label}: {error}" if name in form.fields else str(error)
+                    for name, errors in form.errors.items() for error in errors)
+
+
+@login_required
+def teams_view(request: HttpRequest) -> HttpResponse:
+    """The user's teams and their role in each."""
+    return render(request, "accounts/teams.html", {"memberships": memberships_of_user(request.user)})
+
+
+@login_required
+def team_detail_view(request: HttpRequest, slug: str) -> HttpResponse:
+    """A team's members (leads manage them here) and its registrations, for its members only."""
+    membership = _membership_or_404(request, slug)
+    return render(request, "accounts/team_detail.html", {
+        "team": membership.team, "membership": membership,
+        "is_lead": membership.role == TeamRole.LEAD,
+        "members": team_members(membership.team),
+        "add_form": TeamMemberAddForm(), "roles": TeamRole.choices,
+    })
+
+
+def _team_action(request: HttpRequest, slug: str, form: Form | None,
+                 action: Callable[..., object], done: str) -> HttpResponse:
+    """Run a membership change on the user's team, then show the team's page with a message."""
+    membership = _membership_or_404(request, slug)
+    if form is not None and not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return redirect("accounts:team-detail", slug=slug)
+    try:
+        action(team=membership.team, actor=request.user,
+               **(form.cleaned_data if form is not None else {}))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, done)
+    return redirect("accounts:team-detail", slug=slug)
+
+
+@require_POST
+@login_required
+def team_member_add_view(request: HttpRequest, slug: str) -> HttpResponse:
+    form = TeamMemberAddForm(request.POST)
+    return _team_action(request, slug, form, team_membership_create, _(
+        "%(user)s is now a member of the team.") % {"user": request.POST.get("username", "")[:150]})
+
+
+@require_POST
+@login_required
+def team_member_role_view(request: HttpRequest, slug: str, username: str) -> HttpResponse:
+    form = TeamRoleForm(request.POST)
+    return _team_action(request, slug, form, functools.partial(
+        team_membership_role_change, username=username), _(
+        "The role of %(user)s is changed.") % {"user": username[:150]})
+
+
+@require_POST
+@login_required
+def team_member_remove_view(request: HttpRequest, slug: str, username: str) -> HttpResponse:
+    return _team_action(request, slug, None, functools.partial(
+        team_membership_remove, username=username), _(
+        "%(user)s is no longer a member of the team.") % {"user": username[:150]})
+
+
+@require_POST
+@login_required
+def team_leave_view(request: HttpRequest, slug: str) -> HttpResponse:
+    membership = _membership_or_404(request, slug)
+    try:
+        team_membership_leave(team=membership.team, actor=request.user)  # type: ignore[arg-type]
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("accounts:team-detail", slug=slug)
+    messages.success(request, _("You have left team %(team)s.") % {"team": membership.team.slug})
+    return redirect("accounts:teams")

@@ -17,9 +17,13 @@ Server: gunicorn serving ``config.wsgi`` on a loopback port with WORKERS gthread
 THREADS threads (keep-alive connections, as wrk and browsers use them), the cache
 of ``ENCLAVE_BENCH_CACHE_URL`` (default a Redis db on 127.0.0.1:6379, as a production deployment
 with several web processes would share; per-process memory when no Redis answers). With the
-shared cache a warm request makes one query (the phase, its challenge and society) and one cache
-get (the leaderboard's version, which scoring, ranking and publication renew as they commit);
-the board's HTML, the snapshot list and the API's JSON come from the worker's own copies.
+shared cache a request that reaches the view makes one query (the phase, its challenge and
+society) and one cache get (the leaderboard's version, which scoring, ranking and publication
+renew as they commit); the board's HTML, the snapshot list and the API's JSON come from the
+worker's own copies. wrk's clients are anonymous, as most readers of a public board are: they are
+answered from the worker's 1 s copy of the whole response (config/microcache.py,
+ENCLAVE_ANONYMOUS_CACHE_SECONDS), each with CSRF tokens of its own, and reach the view about once
+a second per worker.
 
 Load: wrk, 2 threads, 50 connections, DURATION s per endpoint after a WARMUP s warm-up at the same
 load (the warm-up fills the caches; the first, cold request of each endpoint is timed apart and

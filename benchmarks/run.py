@@ -23,6 +23,7 @@ MODULES = [
     "benchmarks.bench_platform",
     "benchmarks.bench_image_ready",
     "benchmarks.bench_leaderboard_load",
+    "benchmarks.bench_deid",
 ]
 
 

@@ -14,3 +14,11 @@ class ImportRejected(DomainError):
 class PhaseNotReady(Conflict):
     pass
 
+
+class RegistrationNotFound(NotFound):
+    pass
+
+
+
+class ChallengeRejected(DomainError):
+    """A challenge or phase change that was refused as a whole; nothing of it was stored."""

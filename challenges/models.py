@@ -4,6 +4,7 @@ Case files are stored content-addressed (`storage_key` derives from the SHA-256 
 de-identified bytes); the original upload is never stored.
 """
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -11,7 +12,17 @@ from accounts.models import Society
 
 
 class TaskType(models.TextChoices):
+    """The task types a challenge can run end to end (docs/container-contract.md)."""
+
     BINARY_CLASSIFICATION = "binary-classification", _("binary classification")
+    MULTICLASS_CLASSIFICATION = "multiclass-classification", _("multi-class classification")
+    SEGMENTATION = "segmentation", _("segmentation")
+    DETECTION = "detection", _("detection")
+
+
+class RegistrationMode(models.TextChoices):
+    APPROVAL = "approval", _("the society approves each team")
+    OPEN = "open", _("any team is approved on request")
 
 
 class Challenge(models.Model):
@@ -30,6 +41,10 @@ class Challenge(models.Model):
     )
     metric_version = models.PositiveIntegerField(default=1)
     is_published = models.BooleanField(_("published"), default=False)
+    registration_mode = models.CharField(
+        _("team registration"), max_length=16, choices=RegistrationMode.choices,
+        default=RegistrationMode.APPROVAL,
+    )
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -112,6 +127,18 @@ class Case(models.Model):
     case_id = models.CharField(max_length=64)
     modality = models.CharField(max_length=16, blank=True)
     pixel_spacing = models.JSONField(null=True, blank=True)
+    shape = models.JSONField(
+        null=True, blank=True,
+        help_text=_("The image's shape: [rows, columns], or [frames, rows, columns]."),
+    )
+    vendor = models.CharField(_("vendor"), max_length=64, blank=True,
+                              help_text=_("The device manufacturer, kept by de-identification."))
+    site = models.CharField(_("site"), max_length=64, blank=True,
+                            help_text=_("A label the data steward gives the sending site."))
+    deid_summary = models.JSONField(
+        default=dict, blank=True,
+        help_text=_("What de-identification did to the case's files: action counts, no values."),
+    )
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -154,3 +181,38 @@ class GroundTruth(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case} v{self.version}"
+
+
+class RegistrationStatus(models.TextChoices):
+    PENDING = "pending", _("waiting for the society")
+    APPROVED = "approved", _("approved")
+    REJECTED = "rejected", _("rejected")
+    WITHDRAWN = "withdrawn", _("withdrawn by the team")
+
+
+class Registration(models.Model):
+    """A team's registration for a challenge; only an approved team may submit."""
+
+    challenge = models.ForeignKey(Challenge, on_delete=models.CASCADE,
+                                  related_name="registrations")
+    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE,
+                             related_name="registrations")
+    status = models.CharField(_("status"), max_length=16, choices=RegistrationStatus.choices,
+                              default=RegistrationStatus.PENDING)
+    message = models.TextField(_("message to the society"), blank=True, max_length=2000)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                     null=True, related_name="+")
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                   null=True, blank=True, related_name="+")
+    decision_reason = models.TextField(_("reason"), blank=True, max_length=2000)
+    created = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["challenge", "created"]
+        constraints = [
+            models.UniqueConstraint(fields=["challenge", "team"], name="uniq_registration"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.team} @ {self.challenge} ({self.status})"

@@ -11,10 +11,25 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import SocietyMembership
-from accounts.permissions import AnyUser, can_see_hidden_data, is_operator
-from challenges.errors import ChallengeNotFound
-from challenges.models import Case, CaseFile, Challenge, GroundTruth, Phase
+from accounts.models import Society, SocietyMembership, SocietyRole, Team
+from accounts.permissions import (
+    AnyUser,
+    can_see_hidden_data,
+    is_operator,
+    is_team_member,
+    society_roles,
+)
+from challenges.contract import output_contract
+from challenges.errors import ChallengeNotFound, RegistrationNotFound
+from challenges.models import (
+    Case,
+    CaseFile,
+    Challenge,
+    GroundTruth,
+    Phase,
+    Registration,
+    RegistrationStatus,
+)
 from config.errors import Forbidden
 
 
@@ -123,10 +138,100 @@ def input_manifest(phase: Phase, cases: Sequence[Case]) -> dict[str, Any]:
     return {
         "contract": INPUT_CONTRACT,
         "task": {"type": challenge.task_type, "labels": challenge.labels,
-                 "positive_label": challenge.positive_label},
+                 "positive_label": challenge.positive_label or None,
+                 "output": output_contract(challenge)},
         "cases": [
             {"id": case.case_id, "files": [f"{case.case_id}/{f.name}" for f in case.files.all()],
-             "modality": case.modality or None, "pixel_spacing": case.pixel_spacing}
+             "modality": case.modality or None, "pixel_spacing": case.pixel_spacing,
+             "shape": case.shape}
             for case in cases
         ],
     }
+
+
+# --- team registrations ----------------------------------------------------------------------
+
+def can_view_registrations(user: AnyUser, society: Society) -> bool:
+    """Operators and every role of the society see its registrations (read-only unless they
+    manage it: see `challenges.services.registration_decide`)."""
+    return is_operator(user) or bool(society_roles(user, society))
+
+
+def _registrations() -> QuerySet[Registration]:
+    return Registration.objects.select_related(
+        "challenge__society", "team", "requested_by", "decided_by")
+
+
+def team_is_registered(team: Team, challenge: Challenge) -> bool:
+    """Whether the team's registration for the challenge is approved (platform-internal)."""
+    return Registration.objects.filter(challenge=challenge, team=team,
+                                       status=RegistrationStatus.APPROVED).exists()
+
+
+def registrations_of_team(user: AnyUser, team: Team) -> QuerySet[Registration]:
+    """A team's registrations, newest first, for its members; nothing for anyone else. Draft
+    challenges the user may not see are left out."""
+    if not is_team_member(user, team):
+        return Registration.objects.none()
+    return _registrations().filter(
+        team=team, challenge__in=challenges_visible_to(user)).order_by("-created", "-id")
+
+
+def registrations_of_society(user: AnyUser, society: Society, *,
+                             status: str = "") -> QuerySet[Registration]:
+    """Every registration for the society's challenges (optionally of one status, e.g. the
+    pending requests), oldest first; nothing for people outside the society."""
+    if not can_view_registrations(user, society):
+        return Registration.objects.none()
+    qs = _registrations().filter(challenge__society=society)
+    return (qs.filter(status=status) if status else qs).order_by("created", "id")
+
+
+def registrations_for_challenge(user: AnyUser, challenge: Challenge, *,
+                                status: str = "") -> QuerySet[Registration]:
+    """The society side (and operators) see every registration for the challenge; anyone else
+    only those of their own teams."""
+    qs = _registrations().filter(challenge=challenge)
+    if not can_view_registrations(user, challenge.society):
+        qs = qs.filter(team__memberships__user=user) if user.is_authenticated else qs.none()
+    return (qs.filter(status=status) if status else qs).order_by("created", "id")
+
+
+def access_registration_by_user(user: AnyUser, pk: int) -> Registration:
+    """A registration of one of the user's teams, or of a challenge of a society where the user
+    has a role (operators: any); anything else reads as not found."""
+    registration = _registrations().filter(pk=pk).first()
+    if registration is None or not (
+            is_team_member(user, registration.team)
+            or can_view_registrations(user, registration.challenge.society)) or not (
+            challenges_visible_to(user).filter(pk=registration.challenge_id).exists()):
+        raise RegistrationNotFound("registration_not_found", _("No such registration."))
+    return registration
+
+
+# --- the guided set-up: what a society admin manages ------------------------------------------
+
+def societies_managed_by(user: AnyUser) -> QuerySet[Society]:
+    """Societies whose challenges the user creates and edits: every one for operators, those
+    where the user is an admin for everyone else."""
+    if is_operator(user):
+        return Society.objects.order_by("slug")
+    if not user.is_authenticated:
+        return Society.objects.none()
+    return Society.objects.filter(memberships__user=user,
+                                  memberships__role=SocietyRole.ADMIN).distinct().order_by("slug")
+
+
+def challenges_managed_by(user: AnyUser) -> QuerySet[Challenge]:
+    """Drafts and published challenges of the societies the user manages, newest first."""
+    return Challenge.objects.select_related("society").filter(
+        society__in=societies_managed_by(user)).order_by("-created", "-id")
+
+
+def access_challenge_for_manager(user: AnyUser, slug: str) -> Challenge:
+    """A challenge the user may edit; anyone else is told it does not exist."""
+    challenge = challenges_managed_by(user).filter(slug=slug).first()
+    if challenge is None:
+        raise ChallengeNotFound("challenge_not_found",
+                                _("No challenge named “%(slug)s”.") % {"slug": slug[:80]})
+    return challenge

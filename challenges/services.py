@@ -12,20 +12,36 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import Society, User
+from accounts.models import Society, Team, User
+from accounts.permissions import can_manage_society, is_team_member
 from audit.services import audit_record
+from challenges.contract import label_set_check
 from challenges.errors import ImportRejected
-from challenges.models import Case, CaseFile, Challenge, GroundTruth, Phase
+from challenges.models import (
+    Case,
+    CaseFile,
+    Challenge,
+    GroundTruth,
+    Phase,
+    Registration,
+    RegistrationMode,
+    RegistrationStatus,
+    TaskType,
+)
+from config.errors import Conflict, DomainError, Forbidden
 from config.secrets import local_secret
-from imaging.deid import DeidResult, deidentify_file
+from imaging.deid import DeidResult, action_counts, deidentify_file
 from imaging.errors import ImageFileRejected
+from imaging.masks import mask_shape
 
 CASE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 MAX_IMPORT_FILE_BYTES = 512 * 1024 * 1024
@@ -46,13 +62,15 @@ def deid_key_for(society: Society) -> bytes:
 
 @transaction.atomic
 def challenge_create(*, society: Society, slug: str, title: str, labels: list[str],
-                     positive_label: str, description: str = "", modality: str = "",
-                     is_published: bool = False) -> Challenge:
-    """A binary-classification challenge; its metric spec starts as the default (version 1)."""
-    if positive_label not in labels or len(set(labels)) != 2:
-        raise ImportRejected("bad_labels", _("A binary task needs two labels, one of them positive."))
+                     positive_label: str = "", description: str = "", modality: str = "",
+                     is_published: bool = False,
+                     task_type: str = TaskType.BINARY_CLASSIFICATION) -> Challenge:
+    """A challenge of `task_type` (labels checked by `challenges.contract.label_set_check`); its
+    metric spec starts as the default of its task (version 1)."""
+    label_set_check(task_type=task_type, labels=labels, positive_label=positive_label)
     return Challenge.objects.create(
-        society=society, slug=slug, title=title, labels=labels, positive_label=positive_label,
+        society=society, slug=slug, title=title, labels=labels, task_type=task_type,
+        positive_label=positive_label if task_type == TaskType.BINARY_CLASSIFICATION else "",
         description=description, modality=modality, is_published=is_published,
     )
 
@@ -141,7 +159,7 @@ def _store_content(data: bytes, sha256: str, written: list[str]) -> str:
     return key
 
 
-def _truth_update(phase: Phase, labels: dict[str, str]) -> int:
+def _truth_update(phase: Phase, labels: dict[str, Any]) -> int:
     """Apply labels; any change to an existing truth makes a new version. Returns the version."""
     current = {t.case.case_id: t.value for t in GroundTruth.objects.filter(
         case__phase=phase, version=phase.truth_version).select_related("case")}
@@ -161,13 +179,39 @@ def _truth_update(phase: Phase, labels: dict[str, str]) -> int:
     return version
 
 
+@transaction.atomic
+def truth_correct(*, phase: Phase, case_id: str, value: Any, actor: User | None,
+                  reason: str = "", context: dict[str, Any] | None = None) -> int:
+    """Correct one case's ground truth: a new truth version of the phase in which the other
+    cases carry over unchanged; stored rows are never edited. Audited ("truths.correct", with
+    both versions, `reason` and `context`). Returns the phase's truth version afterwards: the
+    same one when `value` is the current truth already (nothing is written then)."""
+    phase = Phase.objects.select_for_update().get(pk=phase.pk)
+    before = phase.truth_version
+    current = GroundTruth.objects.filter(case__phase=phase, case__case_id=case_id,
+                                         version=before).values_list("value", flat=True)
+    if list(current) == [value]:
+        return before
+    version = _truth_update(phase, {case_id: value})
+    audit_record(actor=actor, action="truths.correct", target_type="phase", target_id=phase.pk,
+                 detail={"case": case_id, "from_version": before, "to_version": version,
+                         "reason": reason[:2000], **(context or {})})
+    return version
+
+
 def cases_import(*, phase: Phase, path: Path, labels_path: Path | None = None,
-                 actor: User | None = None) -> ImportReport:
+                 actor: User | None = None, site: str = "") -> ImportReport:
     """De-identify and store every file under `path` as one case each; attach labels.
 
     The case id is the file name without its extension. Re-importing an identical case is a
-    no-op; a different file under an existing case id is refused.
+    no-op; a different file under an existing case id is refused. New cases record `site` (the
+    steward's label for the sending site), the device manufacturer the de-identified file keeps,
+    and what de-identification did as counts per action.
     """
+    site = site.strip()
+    if len(site) > 64 or not site.isprintable():
+        raise ImportRejected("bad_site", _("The site label must be printable and at most 64 "
+                                           "characters long."))
     challenge = phase.challenge
     labels = _parse_labels(labels_path.read_bytes(), challenge.labels) if labels_path else {}
     results = _deidentify_all(path, deid_key_for(challenge.society))
@@ -196,6 +240,9 @@ def cases_import(*, phase: Phase, path: Path, labels_path: Path | None = None,
                 case = Case.objects.create(
                     phase=phase, case_id=case_id, modality=result.modality or "",
                     pixel_spacing=list(result.pixel_spacing) if result.pixel_spacing else None,
+                    shape=list(mask_shape(result.rows, result.columns, result.frames)),
+                    vendor=result.manufacturer[:64], site=site,
+                    deid_summary=action_counts(result.actions),
                 )
                 CaseFile.objects.create(
                     case=case, name="image" + _EXTENSIONS[result.kind], kind=result.kind,
@@ -213,3 +260,114 @@ def cases_import(*, phase: Phase, path: Path, labels_path: Path | None = None,
             default_storage.delete(key)
         raise
     return ImportReport(created=created, unchanged=len(results) - created, labelled=len(labels))
+
+
+# --- team registrations ----------------------------------------------------------------------
+
+MAX_REGISTRATION_TEXT = 2000
+_ACTIVE = (RegistrationStatus.PENDING, RegistrationStatus.APPROVED)
+
+
+def _registration_audit(registration: Registration, actor: User | None, action: str) -> None:
+    audit_record(actor=actor, action=action, target_type="registration",
+                 target_id=registration.pk, detail={
+                     "challenge": registration.challenge.slug, "team": registration.team.slug,
+                     "status": registration.status})
+
+
+def _checked_text(text: str, code: str) -> str:
+    text = text.strip()
+    if len(text) > MAX_REGISTRATION_TEXT:
+        raise DomainError(code, _("Write at most %(n)d characters.") % {"n": MAX_REGISTRATION_TEXT})
+    return text
+
+
+@transaction.atomic
+def registration_request(*, challenge: Challenge, team: Team, actor: User,
+                         message: str = "") -> Registration:
+    """A member asks for the team to take part in a published challenge. In open registration
+    the team is approved at once; otherwise the request waits for the society. A team that was
+    rejected or withdrew may ask again; a pending or approved team is told so (409)."""
+    if not is_team_member(actor, team):
+        raise Forbidden("not_a_team_member", _("You are not a member of this team."))
+    if not challenge.is_published:
+        raise Conflict("challenge_not_published", _("The challenge is not published."))
+    message = _checked_text(message, "message_too_long")
+    Team.objects.select_for_update().get(pk=team.pk)  # one request of a team at a time
+    registration = Registration.objects.filter(challenge=challenge, team=team).first()
+    if registration is not None and registration.status in _ACTIVE:
+        raise Conflict("already_registered", _(
+            "Team %(team)s is already registered for this challenge (%(status)s).") % {
+            "team": team.slug, "status": registration.get_status_display()})
+    if registration is None:
+        registration = Registration(challenge=challenge, team=team)
+    is_open = challenge.registration_mode == RegistrationMode.OPEN
+    registration.status = RegistrationStatus.APPROVED if is_open else RegistrationStatus.PENDING
+    registration.message = message
+    registration.requested_by = actor
+    registration.decided_by = None
+    registration.decision_reason = ""
+    registration.decided_at = timezone.now() if is_open else None
+    registration.save()
+    _registration_audit(registration, actor, "registration.request")
+    return registration
+
+
+@transaction.atomic
+def registration_decide(*, registration: Registration, actor: User, approve: bool,
+                        reason: str = "") -> Registration:
+    """A society admin (or an operator) approves or rejects a team. A decision may be changed
+    later (an approved team can be rejected and the other way round); a withdrawn registration
+    cannot be decided until the team asks again."""
+    if not can_manage_society(actor, registration.challenge.society):
+        raise Forbidden("not_a_society_admin", _(
+            "Only the society's admins and operators decide registrations."))
+    reason = _checked_text(reason, "reason_too_long")
+    registration = Registration.objects.select_for_update().select_related(
+        "challenge", "team").get(pk=registration.pk)
+    if registration.status == RegistrationStatus.WITHDRAWN:
+        raise Conflict("registration_withdrawn", _("The team has withdrawn this registration."))
+    registration.status = RegistrationStatus.APPROVED if approve else RegistrationStatus.REJECTED
+    registration.decided_by = actor
+    registration.decision_reason = reason
+    registration.decided_at = timezone.now()
+    registration.save(update_fields=["status", "decided_by", "decision_reason", "decided_at"])
+    _registration_audit(registration, actor, "registration.decide")
+    return registration
+
+
+@transaction.atomic
+def registration_withdraw(*, registration: Registration, actor: User) -> Registration:
+    """A member takes the team out of a challenge (a pending or approved registration). Queued
+    submissions still run; new ones are refused until the team is approved again."""
+    if not is_team_member(actor, registration.team):
+        raise Forbidden("not_a_team_member", _("You are not a member of this team."))
+    registration = Registration.objects.select_for_update().select_related(
+        "challenge", "team").get(pk=registration.pk)
+    if registration.status not in _ACTIVE:
+        raise Conflict("registration_not_active", _(
+            "Only a pending or approved registration can be withdrawn."))
+    registration.status = RegistrationStatus.WITHDRAWN
+    registration.save(update_fields=["status"])
+    _registration_audit(registration, actor, "registration.withdraw")
+    return registration
+
+
+@transaction.atomic
+def registration_ensure_approved(*, challenge: Challenge, team: Team,
+                                 actor: User | None = None) -> Registration:
+    """Set-up scripts (the demo world): the team's registration, approved, whatever it was
+    before. Idempotent; audited when it changes anything."""
+    registration, created = Registration.objects.select_for_update().get_or_create(
+        challenge=challenge, team=team, defaults={"status": RegistrationStatus.APPROVED,
+                                                  "decided_by": actor,
+                                                  "decided_at": timezone.now()})
+    if not created and registration.status == RegistrationStatus.APPROVED:
+        return registration
+    if not created:
+        registration.status = RegistrationStatus.APPROVED
+        registration.decided_by = actor
+        registration.decided_at = timezone.now()
+        registration.save(update_fields=["status", "decided_by", "decided_at"])
+    _registration_audit(registration, actor, "registration.approve_setup")
+    return registration

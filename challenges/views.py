@@ -6,6 +6,7 @@ from django.shortcuts import render
 from accounts.permissions import can_see_hidden_data, teams_of_user
 from challenges.errors import ChallengeNotFound
 from challenges.selectors import access_challenge_by_user, challenges_visible_to, phases_of
+from challenges.views_registration import registration_panel
 
 
 def challenge_list(request: HttpRequest) -> HttpResponse:
@@ -22,4 +23,5 @@ def challenge_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "challenges/detail.html", {
         "challenge": challenge, "phases": phases_of(challenge), "teams": teams,
         "can_see_runs": can_see_hidden_data(request.user, challenge.society),
+        **registration_panel(request.user, challenge),
     })

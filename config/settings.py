@@ -76,11 +76,14 @@ INSTALLED_APPS = [
     "challenges",
     "sandbox",
     "evaluation",
+    "review",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before sessions: anonymous readers of public leaderboards are answered from a 1 s copy.
+    "config.microcache.AnonymousMicroCacheMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -133,6 +136,9 @@ else:
 # Rate-limit counters (config/throttling.py) live in the cache: with several web processes give them
 # a shared one, e.g. ENCLAVE_CACHE_URL=redis://127.0.0.1:6379/2. The default is per process.
 CACHES = {"default": env.cache_url("ENCLAVE_CACHE_URL", default="locmemcache://")}
+# How old (seconds) a public page marked `anonymous_cacheable` may be for an anonymous reader
+# (config/microcache.py); 0 turns the per-process copy off.
+ANONYMOUS_CACHE_SECONDS = env.float("ENCLAVE_ANONYMOUS_CACHE_SECONDS", default=1.0)
 AUTH_USER_MODEL = "accounts.User"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

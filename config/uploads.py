@@ -7,9 +7,14 @@ with a server error. This handler keeps at most a short extension; the name itse
 """
 
 import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from django.core.files.uploadedfile import TemporaryUploadedFile
+from django.conf import settings
+from django.core.files.uploadedfile import TemporaryUploadedFile, UploadedFile
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
 
 MAX_EXTENSION = 16
@@ -23,3 +28,17 @@ class ShortSuffixTemporaryFileUploadHandler(TemporaryFileUploadHandler):
             stem + extension[:MAX_EXTENSION], self.content_type, 0, self.charset,
             self.content_type_extra)
         self.file.name = self.file_name
+
+
+@contextmanager
+def uploaded_file_path(upload: UploadedFile) -> Iterator[Path]:
+    """A path on disk holding an uploaded file's bytes, for code that reads paths: the upload's
+    own temporary file when it has one, else a temporary copy removed afterwards."""
+    if isinstance(upload, TemporaryUploadedFile):
+        yield Path(upload.temporary_file_path())
+        return
+    with tempfile.NamedTemporaryFile(dir=settings.FILE_UPLOAD_TEMP_DIR, prefix="upload-") as copy:
+        for chunk in upload.chunks():
+            copy.write(chunk)
+        copy.flush()
+        yield Path(copy.name)

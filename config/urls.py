@@ -7,18 +7,36 @@ from drf_spectacular.views import SpectacularAPIView
 
 from accounts import apis as account_apis
 from challenges import apis as challenge_apis
+from challenges import apis_data as challenge_data_apis
+from challenges import apis_registration as registration_apis
+from config.microcache import anonymous_cacheable
 from evaluation import apis as evaluation_apis
 
 api_v1 = [
     path("auth/token/", account_apis.AuthTokenApi.as_view(), name="auth-token"),
     path("tokens/", account_apis.ApiTokenListApi.as_view(), name="token-list"),
     path("tokens/<int:pk>/", account_apis.ApiTokenDetailApi.as_view(), name="token-detail"),
+    path("teams/", account_apis.TeamListApi.as_view(), name="team-list"),
+    path("teams/<slug:slug>/members/", account_apis.TeamMemberListApi.as_view(),
+         name="team-members"),
+    path("teams/<slug:slug>/members/<str:username>/", account_apis.TeamMemberDetailApi.as_view(),
+         name="team-member-detail"),
+    path("challenges/<slug:slug>/registrations/", registration_apis.RegistrationListApi.as_view(),
+         name="registration-list"),
+    path("registrations/<int:pk>/decision/", registration_apis.RegistrationDecisionApi.as_view(),
+         name="registration-decision"),
+    path("registrations/<int:pk>/withdraw/", registration_apis.RegistrationWithdrawApi.as_view(),
+         name="registration-withdraw"),
     path("challenges/", challenge_apis.ChallengeListApi.as_view(), name="challenge-list"),
     path("challenges/<slug:slug>/", challenge_apis.ChallengeDetailApi.as_view(),
          name="challenge-detail"),
     path("challenges/<slug:slug>/phases/<slug:phase>/leaderboard/",
-         evaluation_apis.LeaderboardApi.as_view(), name="leaderboard"),
+         anonymous_cacheable(evaluation_apis.LeaderboardApi.as_view()), name="leaderboard"),
     path("challenges/<slug:slug>/spec/", evaluation_apis.SpecApi.as_view(), name="spec"),
+    path("challenges/<slug:slug>/data/", challenge_data_apis.ChallengeDataApi.as_view(),
+         name="challenge-data"),
+    path("challenges/<slug:slug>/phases/<slug:phase>/quota/", evaluation_apis.QuotaApi.as_view(),
+         name="quota"),
     path("challenges/<slug:slug>/phases/<slug:phase>/cases/",
          challenge_apis.PublicCaseListApi.as_view(), name="public-cases"),
     path("challenges/<slug:slug>/phases/<slug:phase>/cases/<str:case_id>/files/<str:name>",
@@ -47,6 +65,7 @@ handler404 = "config.api_errors.page_not_found"
 urlpatterns = [
     path("", include("challenges.urls")),
     path("", include("evaluation.urls")),
+    path("", include("review.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/", include("accounts.urls")),

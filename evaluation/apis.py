@@ -30,9 +30,11 @@ from evaluation.selectors import (
     access_submission_by_user,
     images_of_user,
     leaderboard_cached,
-    submission_team_view,
+    leaderboard_visible,
+    submission_team_views,
     submissions_of_user,
 )
+from evaluation.selectors.queue import quota_of
 from evaluation.services import image_upload, submission_cancel, submission_create
 from evaluation.services.publication import phase_publish, phase_reevaluate_request
 from evaluation.services.specs import SpecRejected, challenge_spec_update, spec_dict_of
@@ -175,6 +177,14 @@ SubmissionOutput = inline_serializer("Submission", fields={
     "failure_reason": serializers.CharField(allow_null=True),
     "failure_detail": serializers.CharField(allow_null=True),
     "exit_code": serializers.IntegerField(allow_null=True),
+    "created": serializers.DateTimeField(),
+    "finished": serializers.DateTimeField(allow_null=True),
+    "queue_position": serializers.IntegerField(
+        allow_null=True, help_text="While queued: its place (1 = next) among the submissions "
+        "waiting for the same kind of worker, all teams counted; otherwise null."),
+    "estimated_start": serializers.DateTimeField(
+        allow_null=True, help_text="While queued: roughly when it should start, from the "
+        "queue's recent run times; null when queued runs have no history to go by."),
     "scores": serializers.DictField(allow_null=True),
     "scores_withheld": serializers.BooleanField(),
     "logs": serializers.CharField(allow_null=True),
@@ -193,7 +203,7 @@ class SubmissionListCreateApi(APIView):
     @extend_schema(responses=serializers.ListSerializer(child=SubmissionOutput),
                    operation_id="v1_submissions_list")
     def get(self, request: Request) -> Response:
-        return Response([submission_team_view(s) for s in submissions_of_user(request.user)[:200]])
+        return Response(submission_team_views(list(submissions_of_user(request.user)[:200])))
 
     @extend_schema(request=SubmissionCreateInput,
                    responses={201: SubmissionOutput, **error_responses(403, 404, 409)})
@@ -209,7 +219,7 @@ class SubmissionListCreateApi(APIView):
         image = get_object_or_404(AlgorithmImage.objects.filter(team=team), query)
         submission = submission_create(user=request.user, team=team,  # type: ignore[arg-type]
                                        phase=phase, image=image)
-        return Response(submission_team_view(submission), status=status.HTTP_201_CREATED)
+        return Response(submission_team_views([submission])[0], status=status.HTTP_201_CREATED)
 
 
 class SubmissionCancelApi(APIView):
@@ -217,13 +227,45 @@ class SubmissionCancelApi(APIView):
     def post(self, request: Request, pk: int) -> Response:
         submission = access_submission_by_user(request.user, pk)
         submission = submission_cancel(user=request.user, submission=submission)  # type: ignore[arg-type]
-        return Response(submission_team_view(submission))
+        return Response(submission_team_views([submission])[0])
 
 
 class SubmissionDetailApi(APIView):
     @extend_schema(responses=SubmissionOutput)
     def get(self, request: Request, pk: int) -> Response:
-        return Response(submission_team_view(access_submission_by_user(request.user, pk)))
+        return Response(submission_team_views([access_submission_by_user(request.user, pk)])[0])
+
+
+QuotaOutput = inline_serializer("Quota", fields={
+    "challenge": serializers.CharField(), "phase": serializers.CharField(),
+    "team": serializers.CharField(), "limit": serializers.IntegerField(),
+    "used": serializers.IntegerField(), "left": serializers.IntegerField(),
+    "window_hours": serializers.IntegerField(),
+    "next_frees_at": serializers.DateTimeField(
+        allow_null=True, help_text="When the oldest counted submission leaves the window."),
+})
+
+
+class QuotaApi(APIView):
+    """What is left of a team's quota on a phase, for the team's members. Failures caused by
+    the platform and cancelled submissions never count."""
+
+    class QuotaInput(serializers.Serializer):
+        team = serializers.SlugField(help_text="The team's slug; you must be one of its members.")
+
+    @extend_schema(parameters=[QuotaInput],
+                   responses={200: QuotaOutput, **error_responses(400, 403, 404)})
+    def get(self, request: Request, slug: str, phase: str) -> Response:
+        data = self.QuotaInput(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        phase_obj = access_phase_by_user(request.user, slug, phase)
+        team = _team_for(request.user, data.validated_data["team"])
+        quota = quota_of(phase_obj, team)
+        return Response({
+            "challenge": slug, "phase": phase, "team": team.slug, "limit": quota.limit,
+            "used": quota.used, "left": quota.left, "window_hours": quota.window_hours,
+            "next_frees_at": quota.next_frees_at,
+        })
 
 
 LeaderboardOutput = inline_serializer("Leaderboard", fields={
@@ -302,6 +344,8 @@ class SnapshotListApi(APIView):
     @extend_schema(responses=serializers.ListSerializer(child=SnapshotOutput))
     def get(self, request: Request, slug: str, phase: str) -> Response:
         phase_obj = access_phase_by_user(request.user, slug, phase)
+        if not leaderboard_visible(request.user, phase_obj):
+            return Response([])  # the society hid the results again
         return Response([snapshot_payload(s) for s in phase_obj.snapshots.all()])
 
 

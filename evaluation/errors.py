@@ -16,6 +16,10 @@ class NotATeamMember(Forbidden):
     pass
 
 
+class NotRegistered(Forbidden):
+    """The team has no approved registration for the phase's challenge."""
+
+
 class SubmissionRefused(DomainError):
     pass
 

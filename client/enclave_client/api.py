@@ -18,6 +18,7 @@ from enclave_client import __version__
 DEFAULT_TIMEOUT_S = 60.0
 # Completing an upload runs the server's intake over the whole tarball: minutes for large images.
 COMPLETE_TIMEOUT_S = 3600.0
+LEADERBOARD_PAGE = 1000  # the API's largest page
 
 
 class ApiError(Exception):
@@ -82,8 +83,20 @@ class Api:
             stream=True)
         return response.iter_content(chunk_size=1024 * 1024)
 
-    def leaderboard(self, slug: str, phase: str) -> dict[str, Any]:
-        return self.json("GET", f"challenges/{_path(slug, 'phases', phase)}/leaderboard/")
+    def leaderboard(self, slug: str, phase: str, top: int | None = None) -> dict[str, Any]:
+        """The board with all its entries (or the first `top`), fetched page by page."""
+        url = f"challenges/{_path(slug, 'phases', phase)}/leaderboard/"
+        wanted = top if top is not None else float("inf")
+        board = self.json("GET", url, params={"offset": 0, "limit": LEADERBOARD_PAGE})
+        entries = list(board["entries"])
+        while len(entries) < min(board.get("count", 0), wanted):
+            page = self.json("GET", url, params={"offset": len(entries),
+                                                 "limit": LEADERBOARD_PAGE})
+            if not page["entries"]:
+                break  # the board shrank meanwhile
+            entries += page["entries"]
+        board["entries"] = entries[:top] if top is not None else entries
+        return board
 
     # images and uploads
     def images(self) -> list[dict[str, Any]]:
@@ -116,6 +129,10 @@ class Api:
 
     def submissions(self) -> list[dict[str, Any]]:
         return self.json("GET", "submissions/")
+
+    def quota(self, slug: str, phase: str, team: str) -> dict[str, Any]:
+        return self.json("GET", f"challenges/{_path(slug, 'phases', phase)}/quota/",
+                         params={"team": team})
 
 
 def _error_of(response: requests.Response) -> ApiError:

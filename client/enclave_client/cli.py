@@ -1,4 +1,4 @@
-"""The `enclave` command: login, push, images, submit, status, leaderboard, validate.
+"""The `enclave` command: login, push, images, submit, status, quota, leaderboard, validate.
 
 Results go to stdout, progress and messages to stderr. Exit status: 0 done, 1 refused or failed
 (the message says why), 2 bad usage, 130 interrupted.
@@ -148,6 +148,16 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def cmd_quota(args: argparse.Namespace, config: Config) -> int:
+    team = args.team or config.team
+    if not team:
+        raise ConfigError("Name the team: --team TEAM (or `enclave login --team TEAM`, or "
+                          "ENCLAVE_TEAM).")
+    data = api_for(config).quota(args.challenge, args.phase, team)
+    print(json.dumps(data, indent=2) if args.json else show.quota(data))
+    return 0
+
+
 def watch(api: Api, submission_id: int, args: argparse.Namespace) -> int:
     """Poll until the submission is final; exit status 0 only when it succeeded."""
     started = time.monotonic()
@@ -156,18 +166,24 @@ def watch(api: Api, submission_id: int, args: argparse.Namespace) -> int:
         view = api.submission(submission_id)
         if view["status"] in show.FINAL_STATUSES:
             break
-        if view["status"] != last:
-            err(f"submission {submission_id}: {view['status']} "
-                f"({time.monotonic() - started:.0f} s)")
-            last = view["status"]
+        state = view["status"] + (f" ({queued})" if (queued := show.queue_line(view)) else "")
+        if state != last:
+            err(f"submission {submission_id}: {state} ({time.monotonic() - started:.0f} s)")
+            last = state
         sleep(args.interval)
     print(json.dumps(view, indent=2) if args.json else show.submission(
         view, logs=getattr(args, "logs", False)))
     return 0 if view["status"] == "succeeded" else 1
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"not a positive whole number: {text!r}")
+    return int(text)
+
+
 def cmd_leaderboard(args: argparse.Namespace, config: Config) -> int:
-    board = api_for(config).leaderboard(args.challenge, args.phase)
+    board = api_for(config).leaderboard(args.challenge, args.phase, top=args.top)
     print(json.dumps(board, indent=2) if args.json else show.leaderboard(board))
     return 0
 
@@ -184,7 +200,8 @@ def cmd_validate(args: argparse.Namespace, config: Config) -> int:
     if report.work_dir:
         err(f"inputs and outputs kept in {report.work_dir}")
     if report.failure is None:
-        print(f"PASSED: {args.image} on {report.challenge}/{report.phase}: predictions.json is "
+        outputs = "the masks are" if report.task == "segmentation" else "predictions.json is"
+        print(f"PASSED: {args.image} on {report.challenge}/{report.phase}: {outputs} "
               f"valid for all {report.n_cases} cases ({report.task}); ran {report.duration_s:.1f} s")
         return 0
     reason, detail = report.failure
@@ -237,9 +254,18 @@ def parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true")
     status.set_defaults(run=cmd_status)
 
+    quota = commands.add_parser("quota", help="what is left of your team's quota on a phase")
+    quota.add_argument("--challenge", required=True)
+    quota.add_argument("--phase", required=True)
+    quota.add_argument("--team", help="default: the team of `enclave login --team`")
+    quota.add_argument("--json", action="store_true")
+    quota.set_defaults(run=cmd_quota)
+
     board = commands.add_parser("leaderboard", help="a phase's leaderboard")
     board.add_argument("--challenge", required=True)
     board.add_argument("--phase", required=True)
+    board.add_argument("--top", type=_positive, metavar="N",
+                       help="only the first N entries (default: all, fetched page by page)")
     board.add_argument("--json", action="store_true")
     board.set_defaults(run=cmd_leaderboard)
 

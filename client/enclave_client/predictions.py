@@ -1,9 +1,12 @@
-"""Judge a run's predictions.json as the platform does, and name the rule it breaks.
+"""Judge a run's outputs as the platform does, and name the rule they break.
 
 Mirrors the server's `evaluation.metrics.formats.predictions_from_json` (the contract of each task
-type) and how `evaluation.services.runs` turns a run into a failure (reason, detail). The rule
-texts are the server's; tests/client/test_policy_parity.py on the server runs both on the same
-good and bad files and fails on any divergence.
+type), `evaluation.services.outputs` (segmentation masks; detections checked against the
+challenge's geometry and each case's dimensions) and how `evaluation.services.runs` turns a run
+into a failure (reason, detail). `outputs_failure(manifest, labels, output_dir)` judges a run's
+collected /output for the task its /input manifest states. The rule texts are the server's;
+tests/client/test_policy_parity.py on the server runs both on the same good and bad files and
+fails on any divergence.
 
 | task | predictions.json entry |
 |---|---|
@@ -18,13 +21,21 @@ good and bad files and fails on any divergence.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from enclave_client.outputs import OutputInvalid, OutputMissing, read_json_output
+from enclave_client.masks import MaskRejected, check_mask, mask_names
+from enclave_client.outputs import (
+    OutputInvalid,
+    OutputMissing,
+    _read_regular_file,
+    read_json_output,
+)
 
 MAX_DETECTIONS = 10_000
+MAX_MASK_BYTES = 2048 * 1024 * 1024
 # numpy.allclose(sum, 1.0, atol=1e-6) as the server checks it (its default rtol is 1e-5)
 _SUM_TOLERANCE = 1e-6 + 1e-5
 
@@ -167,6 +178,64 @@ def predictions_failure(task: str, labels: Sequence[str], output_dir: Path,
     except FormatError as exc:
         return ("output_invalid", exc.rule)
     return None
+
+
+def detection_rule(geometry: str, data: dict[str, Any], cases: Sequence[dict[str, Any]]) -> str | None:
+    """The rule valid predictions.json detections break for the challenge, or None."""
+    other = "box" if geometry == "point" else "point"
+    for case in cases:
+        for detection in data[case["id"]]["detections"]:
+            if other in detection:
+                return ("detections must be points for this challenge" if geometry == "point"
+                        else "detections must be boxes for this challenge")
+            shape = case.get("shape")
+            width = len(shape) * (1 if geometry == "point" else 2) if shape else None
+            if width is not None and len(detection[geometry]) != width:
+                return "a detection's coordinates do not match its case image's dimensions"
+    return None
+
+
+def masks_failure(cases: Sequence[dict[str, Any]], n_labels: int,
+                  output_dir: Path) -> tuple[str, str] | None:
+    """(failure reason, detail) for a segmentation run's collected /output, or None."""
+    found = {case["id"]: [output_dir / name for name in mask_names(case["id"])
+                          if os.path.lexists(output_dir / name)] for case in cases}
+    if not any(found.values()):
+        return ("output_missing", "no mask files in /output")
+    missing = sum(1 for paths in found.values() if not paths)
+    if missing:
+        return ("output_invalid", f"masks missing for {missing} of {len(cases)} cases")
+    if any(len(paths) > 1 for paths in found.values()):
+        return ("output_invalid", "two mask files for one case")
+    for case in cases:
+        path = found[case["id"]][0]
+        if not case.get("shape"):
+            raise ValueError(f"the manifest gives no shape for case {case['id']}")
+        try:
+            raw = _read_regular_file(path, MAX_MASK_BYTES)
+            check_mask(raw, path.name, expected_shape=case["shape"], n_labels=n_labels)
+        except OutputMissing:
+            return ("output_missing", "")
+        except OutputInvalid as exc:
+            return ("output_invalid", f"mask file: {exc.rule}")
+        except MaskRejected as exc:
+            return ("output_invalid", exc.rule)
+    return None
+
+
+def outputs_failure(manifest: dict[str, Any], labels: Sequence[str],
+                    output_dir: Path) -> tuple[str, str] | None:
+    """(failure reason, detail) for a completed run's collected /output, judged for the task the
+    manifest states (`labels`: the metric spec's, as the platform checks predictions.json)."""
+    task, cases = manifest["task"], manifest["cases"]
+    if task["type"] == "segmentation":
+        return masks_failure(cases, len(task["labels"]), output_dir)
+    failure = predictions_failure(task["type"], labels, output_dir, [c["id"] for c in cases])
+    if failure is None and task["type"] == "detection":
+        rule = detection_rule(task["output"]["geometry"],
+                              read_json_output(output_dir / "predictions.json"), cases)
+        return ("output_invalid", rule) if rule else None
+    return failure
 
 
 def run_failure(verdict: str, exit_code: int | None, output_error: str | None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 FINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
@@ -11,7 +12,7 @@ FAILURE_REASONS = {
     "timeout": "time limit exceeded",
     "out_of_memory": "out of memory",
     "exit_code": "the container exited with an error",
-    "output_missing": "predictions.json is missing",
+    "output_missing": "an output the contract requires is missing",
     "output_invalid": "the outputs broke a rule of the contract",
     "image_invalid": "the image could not be started",
     "platform_error": "platform error (not counted against your quota)",
@@ -31,12 +32,42 @@ def failure_line(reason: str | None, detail: str | None) -> str:
     return f"{reason}: {text}" + (f" ({detail})" if detail else "")
 
 
+def local_time(iso: str) -> str:
+    """An ISO timestamp of the server as this machine's local time, to the minute."""
+    try:
+        return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return iso
+
+
+def queue_line(view: dict[str, Any], *, now: datetime | None = None) -> str:
+    """Where a queued submission stands: its place and, when the server has run history to go
+    by, roughly when it starts; "" once it is not queued."""
+    position = view.get("queue_position")
+    if not position:
+        return ""
+    line = f"number {position} in the queue"
+    start = view.get("estimated_start")
+    if start:
+        try:
+            wait_s = (datetime.fromisoformat(start) - (now or datetime.now(UTC))
+                      ).total_seconds()
+        except ValueError:
+            return line
+        minutes = max(round(wait_s / 60), 0)
+        line += (", should start about now" if minutes < 1 else
+                 f", should start in about {minutes} min ({local_time(start)})")
+    return line
+
+
 def submission(view: dict[str, Any], *, logs: bool = False) -> str:
     lines = [
         f"submission {view['id']}  {view['challenge']}/{view['phase']}  team {view['team']}",
         f"  image   {view['image']}",
         f"  status  {view['status']}",
     ]
+    if queued := queue_line(view):
+        lines.append(f"  queue   {queued}")
     if view.get("failure_reason"):
         lines.append(f"  failure {failure_line(view['failure_reason'], view.get('failure_detail'))}")
     scores = view.get("scores")
@@ -59,9 +90,18 @@ def submissions(views: list[dict[str, Any]]) -> str:
     if not views:
         return "no submissions yet"
     rows: list[tuple[str, ...]] = [("ID", "CHALLENGE/PHASE", "TEAM", "STATUS", "CREATED")]
-    rows += [(str(v["id"]), f"{v['challenge']}/{v['phase']}", v["team"], v["status"],
+    rows += [(str(v["id"]), f"{v['challenge']}/{v['phase']}", v["team"],
+              v["status"] + (f" #{v['queue_position']}" if v.get("queue_position") else ""),
               str(v.get("created") or "")[:19]) for v in views]
     return table(rows)
+
+
+def quota(data: dict[str, Any]) -> str:
+    line = (f"{data['challenge']}/{data['phase']}  team {data['team']}: {data['left']} of "
+            f"{data['limit']} submissions left in this {data['window_hours']}-hour window")
+    if data.get("next_frees_at"):
+        line += f"; the next one frees at {local_time(data['next_frees_at'])}"
+    return line + " (platform failures and cancelled submissions do not count)"
 
 
 def leaderboard(board: dict[str, Any]) -> str:

@@ -4,8 +4,9 @@ Steps, each the platform's own: download the public phase's cases and stage them
 (the same manifest.json, files checked against their SHA-256); run the image once with the
 phase's limits and the sandbox's hardening (`policy.host_config_options`: no network, read-only
 root, no capabilities, no-new-privileges, pids/memory/CPU limits, tmpfs /tmp, non-root user);
-collect /output under the platform's rules (`outputs`); judge predictions.json against the
-challenge's task (`predictions`). The result names the broken rule, as a failed submission would.
+collect /output under the platform's rules (`outputs`); judge the outputs against the
+challenge's task as the staged manifest states it (`predictions`: predictions.json, or one mask
+per case for segmentation). The result names the broken rule, as a failed submission would.
 
 One difference remains: a worker running as root caps /output with a tmpfs while the container
 runs; here the caps are enforced when /output is collected, as on a worker without root.
@@ -43,7 +44,7 @@ from enclave_client.policy import (
     limits_of_phase,
     uid_of,
 )
-from enclave_client.predictions import predictions_failure, run_failure
+from enclave_client.predictions import outputs_failure, run_failure
 
 RUN_LABEL = "enclave.validate"
 _ENGINE_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
@@ -151,8 +152,8 @@ def validate(api: Api, image: str, slug: str, *, phase: str | None = None, gpus:
         report.exit_code, report.duration_s, report.logs = run.exit_code, run.duration_s, run.logs
         predictions = None
         if report.verdict == "completed":
-            predictions = predictions_failure(spec["task"], spec.get("labels", []), collected,
-                                              case_ids)
+            manifest = json.loads((input_dir / "manifest.json").read_text())
+            predictions = outputs_failure(manifest, spec.get("labels", []), collected)
         report.failure = run_failure(report.verdict, run.exit_code, output_error, predictions)
         return report
     finally:

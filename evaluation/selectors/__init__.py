@@ -1,5 +1,5 @@
 """Reads for evaluation, filtered by who asks: `submissions` (a team's own submissions and
-images) and `leaderboard` (cached boards, snapshots)."""
+images), `leaderboard` (cached boards, snapshots) and `queue` (places in the queue, quotas)."""
 
 from evaluation.selectors.leaderboard import (
     Leaderboard,
@@ -23,9 +23,11 @@ from evaluation.selectors.submissions import (
     phase_run_for_society,
     phase_run_teams,
     phase_runs_for_society,
+    sanity_outputs,
     scores_are_public,
     society_run_view,
     submission_team_view,
+    submission_team_views,
     submissions_of_user,
 )
 
@@ -49,8 +51,10 @@ __all__ = [
     "phase_run_teams",
     "phase_runs_for_society",
     "results_state",
+    "sanity_outputs",
     "scores_are_public",
     "society_run_view",
     "submission_team_view",
+    "submission_team_views",
     "submissions_of_user",
 ]

@@ -8,7 +8,6 @@ import hashlib
 import json
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -149,7 +148,8 @@ def _fingerprint(phase: Phase) -> str:
 # With a cache that every web and worker process shares, the services that change what a board
 # shows give its phase a fresh version token after they commit (`leaderboard_changed`), and a
 # request reads the token with one cache get. The token expires after a while all the same: a
-# change whose signal was lost shows after this many seconds at the latest.
+# change whose signal was lost shows after this many seconds at the latest. Tokens are the
+# database's fingerprint of the board, so an expired token that is read again is the same.
 LEADERBOARD_VERSION_SECONDS = 60
 
 
@@ -186,12 +186,19 @@ def leaderboard_changed(*, phase_ids: Iterable[int]) -> None:
     forgotten now (a reader falls back to the database's fingerprint) and set to a fresh token
     once the transaction commits, so the very next request after the commit builds the board
     again, and a reader that read the database before the commit cannot keep the old one."""
-    keys = [_version_key(phase_id) for phase_id in phase_ids]
-    if not keys or not cache_is_shared():
+    ids = sorted(set(phase_ids))
+    if not ids or not cache_is_shared():
         return
-    cache.delete_many(keys)
-    transaction.on_commit(lambda: cache.set_many({key: uuid.uuid4().hex for key in keys},
-                                                 LEADERBOARD_VERSION_SECONDS))
+    cache.delete_many([_version_key(phase_id) for phase_id in ids])
+    transaction.on_commit(lambda: _versions_renew(ids))
+
+
+def _versions_renew(phase_ids: list[int]) -> None:
+    """The phases' tokens, set to the database's fingerprints: the token a reader computes when
+    the cached one expires is then the same, and the board is not built again for nothing."""
+    phases = Phase.objects.select_related("challenge").filter(pk__in=phase_ids)
+    cache.set_many({_version_key(phase.pk): _fingerprint(phase) for phase in phases},
+                   LEADERBOARD_VERSION_SECONDS)
 
 
 def _leaderboard_build(phase: Phase, version: str) -> Leaderboard:

@@ -6,6 +6,7 @@ Per-case results and hidden-phase logs are for the owning society and operators 
 every run of a phase through `phase_runs_for_society` and `phase_run_for_society` (audited).
 """
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
@@ -18,12 +19,14 @@ from challenges.models import LeaderboardVisibility, Phase
 from evaluation.errors import SubmissionNotFound
 from evaluation.models import (
     AlgorithmImage,
+    CaseResult,
     FailureReason,
     Result,
     RunShard,
     Status,
     Submission,
 )
+from evaluation.selectors.queue import QueuePlace, queue_places
 
 
 def submissions_of_user(user: AnyUser) -> QuerySet[Submission]:
@@ -53,8 +56,10 @@ def scores_are_public(phase: Phase) -> bool:
     return phase.leaderboard_visibility == LeaderboardVisibility.LIVE or phase.results_published
 
 
-def submission_team_view(submission: Submission) -> dict[str, Any]:
-    """Everything a team may know of its submission, and nothing more."""
+def submission_team_view(submission: Submission, *,
+                         place: QueuePlace | None = None) -> dict[str, Any]:
+    """Everything a team may know of its submission, and nothing more; `place` is its place in
+    the queue while it waits (`queue_places`), shown as `queue_position` and `estimated_start`."""
     phase = submission.phase
     view: dict[str, Any] = {
         "id": submission.pk,
@@ -69,6 +74,9 @@ def submission_team_view(submission: Submission) -> dict[str, Any]:
         if submission.failure_reason == FailureReason.EXIT_CODE else None,
         "created": submission.created.isoformat(),
         "finished": submission.finished_at.isoformat() if submission.finished_at else None,
+        "queue_position": place.position if place else None,
+        "estimated_start": place.estimated_start.isoformat()
+        if place and place.estimated_start else None,
         "scores": None,
         "scores_withheld": False,
         "logs": None,
@@ -85,6 +93,21 @@ def submission_team_view(submission: Submission) -> dict[str, Any]:
     if not phase.is_hidden and hasattr(submission, "run"):
         view["logs"] = submission.run.logs
     return view
+
+
+def submission_team_views(submissions: Sequence[Submission]) -> list[dict[str, Any]]:
+    """`submission_team_view` of each, with the queued ones' places (one query for all)."""
+    places = queue_places(submissions)
+    return [submission_team_view(s, place=places.get(s.pk)) for s in submissions]
+
+
+def sanity_outputs(submission: Submission) -> list[tuple[str, Any]] | None:
+    """(case id, prediction) of the team's own run on a phase that is not hidden, in case
+    order; None for a hidden phase, whose predictions are never the team's to see."""
+    if submission.phase.is_hidden:
+        return None
+    return list(CaseResult.objects.filter(submission=submission).order_by("case__case_id")
+                .values_list("case__case_id", "prediction"))
 
 
 def images_of_user(user: AnyUser) -> QuerySet[AlgorithmImage]:

@@ -46,3 +46,20 @@ def phase_reevaluate_request(*, phase: Phase, actor: User) -> None:
 
     _require_admin(actor, phase)
     transaction.on_commit(lambda: enqueue_reevaluate(phase.pk, actor.pk))
+
+
+@transaction.atomic
+def phase_results_hide(*, phase: Phase, actor: User) -> bool:
+    """Withdraw the phase's published results (society admins only): an on-publish leaderboard
+    is for the society again until the next publication. Snapshots stay, as they always do.
+    Returns whether anything changed."""
+    _require_admin(actor, phase)
+    phase = Phase.objects.select_for_update().get(pk=phase.pk)
+    if not phase.results_published:
+        return False
+    phase.results_published = False
+    phase.save(update_fields=["results_published"])
+    leaderboard_changed(phase_ids=[phase.pk])
+    audit_record(actor=actor, action="phase.hide_results", target_type="phase",
+                 target_id=phase.pk, detail={})
+    return True

@@ -16,21 +16,22 @@ from challenges.models import Phase
 from challenges.selectors import ground_truth_for_scoring
 from evaluation.metrics import ranking as ranking_methods
 from evaluation.metrics.engine import case_values, resampled
-from evaluation.metrics.formats import CaseData, predictions_from_json, truth_from_values
+from evaluation.metrics.formats import CaseData
 from evaluation.metrics.plots import blob_plot, significance_map_plot
 from evaluation.metrics.spec import Spec
 from evaluation.metrics.stability import RankStability, bootstrap_ranks, significance_map
 from evaluation.models import CaseResult, PhaseRanking, Result
 from evaluation.selectors import best_results, leaderboard_changed, results_state
+from evaluation.services.scoring import MaskLoader, case_data
 from evaluation.services.specs import spec_of
 
 
-def _team_inputs(spec: Spec, result: Result, truth_values: dict[str, Any]) -> tuple[CaseData, CaseData]:
-    rows = CaseResult.objects.filter(submission_id=result.submission_id).select_related("case")
-    entries = {row.case.case_id: row.prediction for row in rows}
-    case_ids = tuple(sorted(entries))
-    return (truth_from_values(spec, truth_values, case_ids),
-            predictions_from_json(spec, entries, case_ids))
+def _team_inputs(spec: Spec, result: Result, truth_values: dict[str, Any],
+                 masks: MaskLoader) -> tuple[CaseData, CaseData]:
+    rows = list(CaseResult.objects.filter(submission_id=result.submission_id)
+                .select_related("case").order_by("case__case_id"))
+    return case_data(spec, [row.case for row in rows], truth_values,
+                     {row.case.case_id: row.prediction for row in rows}, masks)
 
 
 def _bootstrap_significance(per_resample: dict[str, np.ndarray], direction: str,
@@ -108,9 +109,10 @@ def phase_ranking_update(*, phase_id: int, unless_current: bool = False) -> Phas
     per_resample: dict[str, np.ndarray] = {}
     cases: dict[str, np.ndarray] = {}
     estimates: dict[str, float] = {}
+    masks = MaskLoader()  # segmentation: each truth mask read once for every team
     for result in results:
         team = result.team.slug
-        truth, predictions = _team_inputs(spec, result, truth_values)
+        truth, predictions = _team_inputs(spec, result, truth_values, masks)
         per_resample[team] = resampled(spec, primary, truth, predictions)
         estimates[team] = np.nan if result.primary_value is None else result.primary_value
         if primary.kind == "case":

@@ -35,7 +35,6 @@ from evaluation.metrics.formats import FormatError, entries_of, predictions_from
 from evaluation.metrics.spec import Spec
 from evaluation.models import AlgorithmImage, FailureReason, RunRecord, Status, Submission
 from evaluation.services.images import image_tarball_open_verified
-from evaluation.services.specs import spec_of
 from evaluation.services.staging import stage_inputs
 from sandbox.backends import get_backend
 from sandbox.backends.base import RunOutcome
@@ -143,8 +142,9 @@ class Heartbeat:
         self.thread.join()
 
 
-def _read_predictions(spec: Spec, output_dir: Path,
-                      case_ids: list[str]) -> dict[str, Any] | Failure:
+def read_predictions(spec: Spec, output_dir: Path,
+                     case_ids: list[str]) -> dict[str, Any] | Failure:
+    """predictions.json in a collected /output, checked against the spec's task."""
     try:
         data = read_json_output(output_dir / "predictions.json")
     except OutputMissing:
@@ -156,20 +156,23 @@ def _read_predictions(spec: Spec, output_dir: Path,
 
 def run_part(phase: Phase, image: AlgorithmImage, cases: list[Case],
              work: Path) -> tuple[RunOutcome, dict[str, Any] | Failure | None]:
-    """Stage `cases`, run the image on them once and read its predictions for those cases;
-    (outcome, predictions or the failure they caused, None when the run itself failed)."""
+    """Stage `cases`, run the image on them once and read its outputs for those cases, per the
+    challenge's task (`evaluation.services.outputs`); (outcome, predictions or the failure they
+    caused, None when the run itself failed)."""
+    from evaluation.services.outputs import read_outputs
+
     backend = get_backend()
     backend.ensure_image(image_id=image.image_id,
                          open_tarball=lambda: image_tarball_open_verified(image))
     input_dir, output_dir = work / "input", work / "output"
     input_dir.mkdir(mode=0o755)
     output_dir.mkdir(mode=0o700)
-    case_ids = stage_inputs(phase, input_dir, cases)
+    stage_inputs(phase, input_dir, cases)
     outcome = backend.run(image_id=image.image_id, input_dir=input_dir, output_dir=output_dir,
                           limits=phase_limits(phase))
     if outcome.verdict != "completed":
         return outcome, None
-    return outcome, _read_predictions(spec_of(phase.challenge), output_dir, case_ids)
+    return outcome, read_outputs(phase, output_dir, cases)
 
 
 def run_workdir(prefix: str) -> Path:

@@ -1,6 +1,5 @@
-"""A team submits an image to a phase: the checks, the quota, and the hand-off to the queue."""
-
-from datetime import timedelta
+"""A team submits an image to a phase: the checks (membership, an approved registration for the
+challenge, an open phase with its cases), the quota, and the hand-off to the queue."""
 
 from django.db import transaction
 from django.utils import timezone
@@ -10,20 +9,16 @@ from accounts.models import Team, User
 from accounts.permissions import is_team_member
 from challenges.errors import PhaseNotReady
 from challenges.models import Phase
-from challenges.selectors import phase_case_count, phase_is_open
-from evaluation.errors import NotATeamMember, QuotaExceeded, SubmissionRefused
-from evaluation.models import FINAL_STATUSES, AlgorithmImage, FailureReason, Status, Submission
+from challenges.selectors import phase_case_count, phase_is_open, team_is_registered
+from evaluation.errors import NotATeamMember, NotRegistered, QuotaExceeded, SubmissionRefused
+from evaluation.models import FINAL_STATUSES, AlgorithmImage, Status, Submission
+from evaluation.selectors.queue import counted_submissions
 
 
 def submissions_counted(phase: Phase, team: Team) -> int:
-    """Submissions in the current quota window; failures caused by the platform never count."""
-    since = timezone.now() - timedelta(hours=phase.limit_window_hours)
-    return (
-        Submission.objects.filter(phase=phase, team=team, created__gte=since)
-        .exclude(failure_reason=FailureReason.PLATFORM_ERROR)
-        .exclude(status=Status.CANCELLED)
-        .count()
-    )
+    """Submissions in the current quota window; failures caused by the platform never count
+    (`evaluation.selectors.queue.counted_submissions` says which count)."""
+    return counted_submissions(phase).filter(team=team).count()
 
 
 def submission_create(*, user: User, team: Team, phase: Phase,
@@ -37,6 +32,11 @@ def submission_create(*, user: User, team: Team, phase: Phase,
         raise SubmissionRefused("image_not_of_team", _("This image does not belong to the team."))
     if not phase.challenge.is_published:
         raise SubmissionRefused("challenge_not_published", _("The challenge is not published."))
+    if not team_is_registered(team, phase.challenge):
+        raise NotRegistered("not_registered", _(
+            "Team %(team)s is not registered for this challenge, or its registration is not "
+            "approved yet. Register the team on the challenge's page first.")
+            % {"team": team.slug})
     if not phase_is_open(phase):
         raise SubmissionRefused("phase_closed", _("The phase is not open for submissions."))
     n_cases, n_with_truth = phase_case_count(phase)

@@ -4,22 +4,25 @@ keeps its own copy; these tests run both on the same inputs and fail on any dive
 
 Sides: docker run options, environment, limits, root-user rules and verdicts (sandbox.*),
 /output collection and predictions.json reading (sandbox.collection, sandbox.outputs), the
-contract of every task (evaluation.metrics.formats via evaluation.services.runs) and /input
-staging (evaluation.services.staging).
+contract of every task (evaluation.metrics.formats via evaluation.services.runs), segmentation
+masks and detections checked against the challenge (imaging.masks via sandbox.outputs,
+evaluation.services.outputs) and /input staging (evaluation.services.staging).
 """
 # ruff: noqa: S105, S108 (paths inside the container; a passwd file is no password)
 
 import dataclasses
+import gzip
 import itertools
 import json
 import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from django.utils import translation
+from enclave_client import masks, policy, predictions, validate
 from enclave_client import outputs as client_outputs
-from enclave_client import policy, predictions, validate
 from enclave_client.api import Api
 
 from challenges.apis import PhaseOutput
@@ -35,6 +38,13 @@ from sandbox.errors import OutputInvalid, OutputMissing, SandboxError
 from sandbox.intake import is_root_user
 from sandbox.limits import RunLimits
 from tests import factories
+from tests.mask_files import (
+    nifti_bytes,
+    npy_bytes,
+    palette_png_bytes,
+    png_bytes,
+    png_with_filters,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -270,7 +280,7 @@ PREDICTIONS: list[tuple[str, Any]] = [
 
 def server_failure(task: str, output_dir: Path) -> tuple[str, str] | None:
     spec = Spec(task=task, labels=LABELS[task], positive_label=None, metrics=())
-    judged = runs._read_predictions(spec, output_dir, CASES)  # what a worker does after a run
+    judged = runs.read_predictions(spec, output_dir, CASES)  # what a worker does after a run
     return (str(judged.reason), judged.detail) if isinstance(judged, runs.Failure) else None
 
 
@@ -331,3 +341,207 @@ def test_the_client_stages_the_inputs_a_worker_stages(live_server, world, tmp_pa
     modes = {str(p.relative_to(client_dir)): p.stat().st_mode & 0o777 for p in client_dir.rglob("*")}
     assert modes == {str(p.relative_to(server_dir)): p.stat().st_mode & 0o777
                      for p in server_dir.rglob("*")}
+
+
+# --- segmentation masks and detections ---------------------------------------------------------
+
+MASK_SHAPE = (6, 9)
+
+
+def _noise(dtype: Any = np.uint8, high: int = 2, shape: tuple[int, ...] = MASK_SHAPE) -> np.ndarray:
+    return np.random.default_rng(3).integers(0, high, size=shape).astype(dtype)
+
+
+def _crc_broken(data: bytes) -> bytes:
+    return data[:-5] + bytes([data[-5] ^ 1]) + data[-4:]
+
+
+def _bool_bytes_of_two() -> bytes:
+    """A bool .npy whose True bytes are 2 (numpy reads any non-zero byte as True)."""
+    data = npy_bytes(_noise(bool))
+    size = int(np.prod(MASK_SHAPE))
+    return data[:-size] + data[-size:].replace(b"\x01", b"\x02")
+
+
+def _npy_header(header: str, body: bytes = b"") -> bytes:
+    text = header + " " * (117 - len(header)) + "\n"
+    return b"\x93NUMPY\x01\x00" + bytes([len(text), 0]) + text.encode() + body
+
+
+MASK_FILES: dict[str, tuple[str, Any]] = {
+    "png-8": (".png", lambda: png_bytes(_noise())),
+    "png-16": (".png", lambda: png_bytes(_noise(np.uint16))),
+    "png-16-label-300": (".png", lambda: png_bytes(np.full(MASK_SHAPE, 300, np.uint16))),
+    "png-palette": (".png", lambda: palette_png_bytes(_noise())),
+    "png-filtered": (".png", lambda: png_bytes(_noise(high=2, shape=MASK_SHAPE) * np.arange(9,
+                                                                                     dtype=np.uint8) % 2)),
+    "png-every-filter": (".png", lambda: png_with_filters(_noise(), [0, 1, 2, 3, 4])),
+    "png-16-every-filter": (".png", lambda: png_with_filters(_noise(np.uint16), [4, 3, 2, 1, 0])),
+    "png-16-filter-label": (".png", lambda: png_with_filters(
+        _noise(np.uint16) * 256, [1, 2, 3, 4])),
+    "png-bad-filter": (".png", lambda: png_with_filters(_noise(), [0, 5])),
+    "png-rgb": (".png", lambda: png_bytes(np.zeros((*MASK_SHAPE, 3), np.uint8))),
+    "png-shape": (".png", lambda: png_bytes(np.zeros(MASK_SHAPE[::-1], np.uint8))),
+    "png-label": (".png", lambda: png_bytes(np.full(MASK_SHAPE, 2, np.uint8))),
+    "png-crc": (".png", lambda: _crc_broken(png_bytes(_noise()))),
+    "png-truncated": (".png", lambda: png_bytes(_noise())[:40]),
+    "png-text": (".png", lambda: b"not a png at all"),
+    "npy-u1": (".npy", lambda: npy_bytes(_noise())),
+    "npy-i2-be": (".npy", lambda: npy_bytes(_noise(">i2"))),
+    "npy-fortran": (".npy", lambda: npy_bytes(np.asfortranarray(_noise(np.int32)))),
+    "npy-bool": (".npy", lambda: npy_bytes(_noise(bool))),
+    "npy-bool-byte-2": (".npy", lambda: _bool_bytes_of_two()),
+    "npy-nan": (".npy", lambda: npy_bytes(np.full(MASK_SHAPE, np.nan, np.float32))),
+    "npy-half": (".npy", lambda: npy_bytes(np.full(MASK_SHAPE, 0.5))),
+    "npy-negative": (".npy", lambda: npy_bytes(np.full(MASK_SHAPE, -1, np.int8))),
+    "npy-whole-floats": (".npy", lambda: npy_bytes(_noise(np.float64))),
+    "npy-object": (".npy", lambda: _npy_header("{'descr': '|O', 'fortran_order': False, "
+                                               "'shape': (6, 9), }")),
+    "npy-code": (".npy", lambda: _npy_header("{'descr': __import__('os').getcwd()}")),
+    "npy-huge": (".npy", lambda: _npy_header("{'descr': '|u1', 'fortran_order': False, "
+                                             "'shape': (100000, 100000), }", bytes(10))),
+    "npy-truncated": (".npy", lambda: npy_bytes(_noise())[:-1]),
+    "npy-trailing": (".npy", lambda: npy_bytes(_noise()) + b"\x00"),
+    "nii": (".nii", lambda: nifti_bytes(_noise())),
+    "nii-be-gz": (".nii.gz", lambda: nifti_bytes(_noise(np.int16), big_endian=True,
+                                                 compress=True)),
+    "nii-float-inf": (".nii", lambda: nifti_bytes(np.full(MASK_SHAPE, np.inf, np.float32))),
+    "nii-scaled": (".nii", lambda: nifti_bytes(_noise(), slope=2.0, inter=0.0)),
+    "nii-unscaled-ones": (".nii", lambda: nifti_bytes(_noise(), slope=1.0, inter=0.0)),
+    "nii-pair": (".nii", lambda: nifti_bytes(_noise(), magic=b"ni1\x00")),
+    "nii-3d": (".nii", lambda: nifti_bytes(_noise(shape=(2, *MASK_SHAPE)))),
+    "nii-trailing-one": (".nii", lambda: nifti_bytes(_noise(), dims=(9, 6, 1))),
+    "nii-trailing": (".nii", lambda: nifti_bytes(_noise(), extra=b"\x00")),
+    "nii-gz-truncated": (".nii.gz", lambda: nifti_bytes(_noise(), compress=True)[:-12]),
+    "nii-gz-junk": (".nii.gz", lambda: nifti_bytes(_noise(), compress=True) + b"junk"),
+    "nii-bomb": (".nii.gz", lambda: gzip.compress(nifti_bytes(_noise()) + bytes(8 << 20))),
+    "nii-not-gzip": (".nii.gz", lambda: nifti_bytes(_noise())),
+    "tiff": (".tif", lambda: b"II*\x00"),
+}
+
+
+def server_mask(path: Path) -> str | None:
+    try:
+        outputs.read_mask_output(path, expected_shape=MASK_SHAPE, n_labels=2)
+    except OutputInvalid as exc:  # OutputMissing included
+        return exc.rule
+    return None
+
+
+def client_mask(path: Path) -> str | None:
+    try:
+        raw = client_outputs._read_regular_file(path, predictions.MAX_MASK_BYTES)
+        masks.check_mask(raw, path.name, expected_shape=MASK_SHAPE, n_labels=2)
+    except client_outputs.OutputInvalid as exc:
+        return exc.rule if isinstance(exc, client_outputs.OutputMissing) else (
+            f"mask file: {exc.rule}")
+    except masks.MaskRejected as exc:
+        return exc.rule
+    return None
+
+
+@pytest.mark.parametrize("name", [*MASK_FILES, "symlink", "directory"])
+def test_mask_files_are_judged_alike(tmp_path, name):
+    if name in MASK_FILES:
+        extension, build = MASK_FILES[name]
+        path = tmp_path / f"c1{extension}"
+        path.write_bytes(build())
+    elif name == "symlink":
+        (tmp_path / "real.png").write_bytes(png_bytes(_noise()))
+        path = tmp_path / "c1.png"
+        path.symlink_to(tmp_path / "real.png")
+    else:
+        path = tmp_path / "c1.npy"
+        path.mkdir()
+
+    server = server_mask(path)
+
+    assert client_mask(path) == server
+    good = {"png-8", "png-16", "png-palette", "png-filtered", "png-every-filter",
+            "png-16-every-filter", "npy-u1", "npy-i2-be",
+            "npy-fortran", "npy-bool", "npy-bool-byte-2", "npy-whole-floats", "nii", "nii-be-gz",
+            "nii-unscaled-ones", "nii-trailing-one"}
+    assert (server is None) == (name in good), server
+
+
+def _task_phase(world, task_type: str, labels: list[str], spec: dict | None = None):
+    from challenges.models import Case, CaseFile
+    from evaluation.services.specs import default_spec
+
+    challenge = factories.ChallengeFactory(
+        society=world.society, slug=task_type[:20], task_type=task_type, labels=labels,
+        positive_label="", metric_spec=spec or default_spec(task_type, labels))
+    phase = factories.PhaseFactory(challenge=challenge)
+    for case_id in CASES:
+        case = Case.objects.create(phase=phase, case_id=case_id, shape=list(MASK_SHAPE))
+        CaseFile.objects.create(case=case, name="image.png", kind="png", sha256="0" * 64,
+                                size_bytes=1, storage_key="unused")
+    return phase
+
+
+def _judged_alike(phase, output_dir: Path) -> tuple[str, str] | None:
+    from challenges.selectors import cases_for_run, input_manifest
+    from evaluation.services.outputs import read_outputs
+    from evaluation.services.specs import spec_of
+
+    cases = list(cases_for_run(phase))
+    judged = read_outputs(phase, output_dir, cases)
+    server = (str(judged.reason), judged.detail) if isinstance(judged, runs.Failure) else None
+    manifest = json.loads(json.dumps(input_manifest(phase, cases)))
+    client = predictions.outputs_failure(manifest, list(spec_of(phase.challenge).labels),
+                                         output_dir)
+    assert client == server
+    return server
+
+
+SEGMENTATION_OUTPUTS = {
+    "good": {"c1.png": png_bytes(_noise()), "c2.nii.gz": nifti_bytes(_noise(), compress=True)},
+    "none": {"predictions.json": b"{}"},
+    "missing-one": {"c1.npy": npy_bytes(_noise())},
+    "two-files": {"c1.npy": npy_bytes(_noise()), "c1.png": png_bytes(_noise()),
+                  "c2.npy": npy_bytes(_noise())},
+    "second-bad": {"c1.npy": npy_bytes(_noise()), "c2.npy": npy_bytes(_noise() + 1)},
+    "first-bad": {"c1.png": b"junk", "c2.npy": b"junk"},
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("layout", SEGMENTATION_OUTPUTS)
+def test_segmentation_outputs_are_judged_alike(world, tmp_path, layout):
+    phase = _task_phase(world, "segmentation", ["background", "lesion"])
+    for name, data in SEGMENTATION_OUTPUTS[layout].items():
+        (tmp_path / name).write_bytes(data)
+
+    failure = _judged_alike(phase, tmp_path)
+
+    assert (failure is None) == (layout == "good")
+
+
+DETECTION_OUTPUTS = [
+    ("point_in_radius", every_case({"detections": [{"point": [1, 2], "score": 0.5}]}), None),
+    ("point_in_radius", every_case({"detections": [{"box": [1, 2, 3, 4], "score": 0.5}]}),
+     "detections must be points for this challenge"),
+    ("point_in_radius", every_case({"detections": [{"point": [1, 2, 3], "score": 0.5}]}),
+     "a detection's coordinates do not match its case image's dimensions"),
+    ("iou", every_case({"detections": [{"box": [1, 2, 3, 4], "score": 0.5}]}), None),
+    ("iou", every_case({"detections": [{"point": [1, 2], "score": 0.5}]}),
+     "detections must be boxes for this challenge"),
+    ("iou", every_case({"detections": [{"box": [0, 1, 2, 3, 4, 5], "score": 0.5}]}),
+     "a detection's coordinates do not match its case image's dimensions"),
+    ("point_in_box", every_case({"detections": []}), None),
+    ("point_in_box", every_case({"detections": [{"point": [1], "score": 0.5}]}),
+     "each detection needs a point or box and a score"),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("hit", "data", "rule"), DETECTION_OUTPUTS)
+def test_detection_outputs_are_judged_alike(world, tmp_path, hit, data, rule):
+    spec = {"task": "detection", "labels": ["lesion"],
+            "metrics": [{"name": "ap_detection", "primary": True, "hit": hit}]}
+    phase = _task_phase(world, "detection", ["lesion"], spec)
+    (tmp_path / "predictions.json").write_text(json.dumps(data))
+
+    failure = _judged_alike(phase, tmp_path)
+
+    assert failure == (None if rule is None else ("output_invalid", rule))

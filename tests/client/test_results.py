@@ -119,3 +119,24 @@ def test_refusals_come_back_with_the_servers_reason(signed_in, images, world, cl
     assert unknown.code == 1 and "enclave images" in unknown.err
     assert no_phase.code == 1 and "nope" in no_phase.err
     assert not Submission.objects.exists()
+
+
+def test_leaderboard_pages_through_the_whole_board(signed_in, world, cli, monkeypatch):
+    from enclave_client import api as client_api
+
+    from tests.evaluation.test_leaderboard_queries import scored_board
+
+    slug, _ = scored_board(world, 5)
+    monkeypatch.setattr(client_api, "LEADERBOARD_PAGE", 2)  # five entries come in three pages
+
+    whole = json.loads(cli("leaderboard", "--challenge", slug, "--phase", "test", "--json").out)
+    top = json.loads(cli("leaderboard", "--challenge", slug, "--phase", "test", "--json",
+                         "--top", "3").out)
+
+    assert whole["count"] == 5
+    assert [e["rank"] for e in whole["entries"]] == sorted(e["rank"] for e in whole["entries"])
+    assert len({e["team"] for e in whole["entries"]}) == 5
+    assert [e["team"] for e in top["entries"]] == [e["team"] for e in whole["entries"][:3]]
+    with pytest.raises(SystemExit) as refused:
+        cli("leaderboard", "--challenge", slug, "--phase", "test", "--top", "0")
+    assert refused.value.code == 2

@@ -151,6 +151,7 @@ def phantom_world(workers, tmp_path):
     challenge = challenge_create(society=society, slug="lesion-phantom", title="Lesion phantom",
                                  labels=["absent", "present"], positive_label="present",
                                  is_published=True)
+    factories.register_team(challenge, team)
     phase_create(challenge=challenge, slug="sanity", title="Sanity", is_hidden=False,
                  wall_seconds=120)
     phase_create(challenge=challenge, slug="test", title="Test", is_hidden=True, wall_seconds=120)

@@ -44,6 +44,7 @@ def load_world(workers, instant_tar):
     lead = factories.team_member(team, "alice")
     challenge = challenge_create(society=society, slug="load", title="Load", labels=LABELS,
                                  positive_label="present", is_published=True)
+    factories.register_team(challenge, team)
     challenge_spec_update(challenge=challenge, spec={  # 100 resamples keep 200 scorings short
         **default_binary_spec(LABELS, "present"),
         "bootstrap": {"resamples": 100, "confidence": 0.95, "seed": 0}})

@@ -62,7 +62,7 @@ def test_the_submit_command_waits_and_shows_only_the_team_view(celery_worker, ph
     assert final["logs"] is None
     assert set(final) == {"id", "challenge", "phase", "team", "image", "status", "failure_reason",
                           "failure_detail", "exit_code", "created", "finished", "scores",
-                          "scores_withheld", "logs"}
+                          "scores_withheld", "logs", "queue_position", "estimated_start"}
 
 
 def test_a_sharded_phase_runs_parallel_containers_and_merges_them(celery_worker, phantom_world,

@@ -135,13 +135,28 @@ def test_publishing_shows_on_the_next_request(shared_cache, world, client,
 @pytest.mark.django_db
 def test_a_reader_that_read_before_the_commit_does_not_keep_the_old_version(
         shared_cache, world, django_capture_on_commit_callbacks):
-    phase = Phase.objects.select_related("challenge").get(pk=world.phase.pk)
+    _, phase_id = scored_board(world, 2)
+    phase = Phase.objects.select_related("challenge").get(pk=phase_id)
     before = leaderboard_version(phase)
     with django_capture_on_commit_callbacks(execute=True):
-        leaderboard_changed(phase_ids=[phase.pk])
-        during = leaderboard_version(phase)  # from the database, as it was before the commit
-        assert during == before
-    assert leaderboard_version(phase) not in (before, during)
+        add_result(world, phase, "late-team")  # forgets the token, renews it on commit
+        assert cache.get(_version_key(phase_id)) is None
+        # a reader that read the database before the commit puts back what it saw
+        cache.add(_version_key(phase_id), before.rsplit(".", 1)[1])
+    assert leaderboard_version(phase) != before
+
+
+@pytest.mark.django_db
+def test_an_expired_token_read_again_is_the_same_version(shared_cache, world,
+                                                         django_capture_on_commit_callbacks):
+    """Tokens are the database's fingerprint: when one expires, the board is not rebuilt."""
+    _, phase_id = scored_board(world, 2)
+    phase = Phase.objects.select_related("challenge").get(pk=phase_id)
+    with django_capture_on_commit_callbacks(execute=True):
+        leaderboard_changed(phase_ids=[phase_id])
+    renewed = leaderboard_version(phase)
+    cache.delete(_version_key(phase_id))  # expired
+    assert leaderboard_version(phase) == renewed
 
 
 @pytest.mark.django_db

@@ -39,6 +39,7 @@ def three_teams(world, capture, method):
     poor = predict(lambda c: 0.2 if int(c[-3:]) % 2 == 0 else 0.8)
     third = factories.TeamFactory(slug="team-c")
     carol = factories.team_member(third, "carol")
+    factories.register_team(world.phase.challenge, third)
     for team, user, behaviour, n in [(world.team, world.member, good, 1),
                                      (world.other_team, world.outsider, fair, 2),
                                      (third, carol, poor, 3)]:

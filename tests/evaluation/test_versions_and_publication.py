@@ -162,3 +162,21 @@ def test_publish_page_action_is_for_admins_only(scored, client):
     assert "Publish results" in page
     client.post("/challenges/lesions/test/publish/")
     assert LeaderboardSnapshot.objects.count() == 1
+
+
+def test_results_hidden_again_take_their_snapshots_with_them(scored):
+    from challenges.models import LeaderboardVisibility
+
+    phase = scored.phase
+    phase.leaderboard_visibility = LeaderboardVisibility.ON_PUBLISH
+    phase.save()
+    phase_publish(phase=phase, actor=admin_of(scored))
+    url = f"/api/v1/challenges/{phase.challenge.slug}/phases/{phase.slug}/snapshots/"
+    assert len(APIClient().get(url).json()) == 1
+
+    phase.results_published = False  # the society hides the results again
+    phase.save()
+    society = APIClient()
+    society.force_authenticate(scored.steward)
+    assert APIClient().get(url).json() == []
+    assert len(society.get(url).json()) == 1

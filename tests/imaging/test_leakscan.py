@@ -1,12 +1,14 @@
 """The leak scan passes clean output and catches identifying values that slip through."""
 
+import random
+
 import pytest
 
 import imaging.dicom_deid as dicom_deid
 from imaging.deid import deidentify_file
 from imaging.dicom_write import Encoded
 from imaging.errors import ImageFileRejected
-from imaging.leakscan import LeakScanner
+from imaging.leakscan import SCAN_CHUNK_BYTES, VECTORISED_SCAN_BYTES, LeakScanner, occurring
 from imaging.profile import KEEP
 from tests.imaging.conftest import KEY, fixture_bytes, load, to_bytes
 
@@ -107,3 +109,39 @@ def test_needles_come_from_nested_and_private_values():
     assert b"CompressedSamples" in scanner.needles and b"CT1" in scanner.needles
     assert b"JFK IMAGING CENTER" in scanner.needles and b"20040119" in scanner.needles
     assert b"1.2.840.10008.5.1.4.1.1.2" in scanner.needles  # filtered later by legit text
+
+
+@pytest.mark.parametrize("background", ["random", "zeros", "prefixes"])
+def test_the_vectorised_pixel_search_finds_exactly_what_one_search_per_needle_finds(background):
+    """Random data take the vectorised path (a needle straddles two chunks); data full of needle
+    prefixes take the per-needle fallback."""
+    rng = random.Random(7)
+    needles = {b"19500112", "Doe^Jane".encode("utf-16-le"), b"1.3.6.1.4.1.5962.1.2", b"Doe^Jan",
+               b"\x00\x00\x00\x00\x01", b"JPEG COM"}
+    size = SCAN_CHUNK_BYTES * 2 + 3
+    if background == "random":
+        buffer = bytearray(rng.randbytes(size))
+    elif background == "zeros":
+        buffer = bytearray(size)
+    else:  # every needle's first four bytes everywhere, never a whole needle
+        buffer = bytearray(b"1950Doe^1.3.JPEG" * (size // 16 + 1))[:size]
+    for needle, position in ((b"19500112", 1), (b"Doe^Jan", SCAN_CHUNK_BYTES - 3),
+                             ("Doe^Jane".encode("utf-16-le"), size - 16)):
+        buffer[position : position + len(needle)] = needle  # odd, middle and last positions
+    data = bytes(buffer)
+
+    assert occurring(needles, data) == {n for n in needles if n in data}
+    assert {b"19500112", b"Doe^Jan"} <= occurring(needles, data)
+    assert occurring(needles, data[:1000]) == {n for n in needles if n in data[:1000]}
+
+
+def test_the_vectorised_pixel_search_refuses_needles_shorter_than_four_bytes():
+    with pytest.raises(ValueError):
+        occurring({b"abc"}, bytes(VECTORISED_SCAN_BYTES))
+
+
+def test_a_leak_in_large_encapsulated_pixels_is_caught():
+    scanner = _scanner(b"Doe^Jane", b"1.2.3.4.5.6.7")
+    pixels = bytes(VECTORISED_SCAN_BYTES) + "Doe^Jane".encode("utf-16-le") + bytes(101)
+    assert scanner.find_leaks(b"header", pixels) == 1
+    assert scanner.find_leaks(b"header", pixels.replace(b"D\x00", b"d\x00")) == 0

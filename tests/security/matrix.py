@@ -121,11 +121,22 @@ SANITY = {"slug": "challenge", "phase": "sanity_phase"}
 HIDDEN_FILE = {**PHASE, "case_id": "hidden_case_id", "name": "hidden_file_name"}
 SANITY_FILE = {**SANITY, "case_id": "sanity_case_id", "name": "sanity_file_name"}
 TOKEN = {"pk": "api_token"}  # the team member's
+# Team registrations: team-a's (approved) registration for `lesions`; `atlas` is a second
+# published challenge no team is registered for. TEAM_PAGE is team-a's; dave is its second lead.
+SECOND = {"slug": "second_challenge"}
+REGISTRATION = {"pk": "registration"}
+CHALLENGE_REGISTRATION = {**CHALLENGE, **REGISTRATION}
+TEAM_PAGE = {"slug": "team"}
+COLLEAGUE = {**TEAM_PAGE, "username": "team_colleague"}
 
 MATRIX: dict[str, Entry] = {
     # --- web pages -------------------------------------------------------------------------
     "challenges:list": Entry("", {}, (get(everyone()),)),
     "challenges:detail": Entry("challenges/<slug:slug>/", CHALLENGE, (get(everyone()),), (
+        Variant("draft", DRAFT, (get(SOCIETY_ONLY),)),)),
+    # The society's data report (counts, truth coverage, labels, de-identification): the owning
+    # society's hidden-data roles and operators; a 404 for everyone else, anonymous included.
+    "challenges:data": Entry("challenges/<slug:slug>/data/", CHALLENGE, (get(SOCIETY_ONLY),), (
         Variant("draft", DRAFT, (get(SOCIETY_ONLY),)),)),
     # The page itself is open; what it shows of an unpublished phase is checked by the markers.
     "evaluation:leaderboard": Entry(
@@ -145,6 +156,9 @@ MATRIX: dict[str, Entry] = {
         POST_ONLY, Op("POST", only(MANAGERS), effect="snapshot_added"))),
     "evaluation:reevaluate": Entry("challenges/<slug:slug>/<slug:phase>/reevaluate/", PHASE, (
         POST_ONLY, Op("POST", only(MANAGERS), effect="reevaluation_queued"))),
+    # Hiding published results again (the hidden phase's were published once).
+    "evaluation:unpublish": Entry("challenges/<slug:slug>/<slug:phase>/unpublish/", PHASE, (
+        POST_ONLY, Op("POST", only(MANAGERS), effect="results_hidden"))),
     "evaluation:submit": Entry("challenges/<slug:slug>/<slug:phase>/submit/", PHASE, (
         get(signed_in()),
         Op("POST", only(OWNERS), body="submit_form", effect="submission_created")), (
@@ -161,10 +175,43 @@ MATRIX: dict[str, Entry] = {
     "evaluation:my-submissions": Entry("submissions/", {}, (get(signed_in()),)),
     "evaluation:submission-detail": Entry("submissions/<int:pk>/", SUBMISSION, (
         get(only(OWNERS | SOCIETY_SIDE)),)),
+    # The submission page's status panel, fetched by static/enclave.js: who sees the page.
+    "evaluation:submission-status": Entry("submissions/<int:pk>/status/", QUEUED, (
+        get(only(OWNERS | SOCIETY_SIDE)),)),
     "evaluation:submission-cancel": Entry("submissions/<int:pk>/cancel/", QUEUED, (
         POST_ONLY, Op("POST", only(OWNERS), effect="submission_cancelled"))),
     "evaluation:image-upload": Entry("images/upload/", {}, (
         get(signed_in()), Op("POST", only(OWNERS), body="image_upload", effect="image_stored"))),
+    # The guided challenge set-up: the society's admins and operators only. Other signed-in
+    # roles get a 403 where no challenge is named and a 404 where one is; anonymous visitors
+    # are sent to sign in. The preview stores nothing (no effect to probe).
+    "challenges:manage": Entry("society/challenges/", {}, (get(only(MANAGERS)),)),
+    "challenges:wizard-new": Entry("society/challenges/new/", {}, (
+        get(only(MANAGERS)),
+        Op("POST", only(MANAGERS), body="challenge_basics", effect="challenge_created"))),
+    "challenges:wizard-basics": Entry("society/challenges/<slug:slug>/edit/basics/", CHALLENGE, (
+        get(only(MANAGERS)),
+        Op("POST", only(MANAGERS), body="basics_edit", effect="challenge_title")), (
+            Variant("draft", DRAFT, (get(only(MANAGERS)),)),)),
+    "evaluation:wizard-metrics": Entry("society/challenges/<slug:slug>/edit/metrics/", CHALLENGE, (
+        get(only(MANAGERS)),
+        Op("POST", only(MANAGERS), body="metrics_form", effect="spec_replaced"))),
+    "challenges:wizard-phases": Entry("society/challenges/<slug:slug>/edit/phases/", CHALLENGE, (
+        get(only(MANAGERS)),
+        Op("POST", only(MANAGERS), body="phase_form", effect="phase_added"))),
+    "challenges:wizard-phase": Entry(
+        "society/challenges/<slug:slug>/edit/phases/<slug:phase>/", PHASE, (
+            get(only(MANAGERS)),
+            Op("POST", only(MANAGERS), body="phase_edit", effect="phase_title"))),
+    "challenges:wizard-data": Entry("society/challenges/<slug:slug>/edit/data/", CHALLENGE, (
+        get(only(MANAGERS)),
+        Op("POST", only(MANAGERS), body="cases_zip", effect="cases_imported"))),
+    "evaluation:wizard-preview": Entry("society/challenges/<slug:slug>/edit/preview/", CHALLENGE, (
+        get(only(MANAGERS)), Op("POST", only(MANAGERS), body="preview_json"))),
+    "evaluation:wizard-review": Entry("society/challenges/<slug:slug>/edit/review/", CHALLENGE, (
+        get(only(MANAGERS)),), (
+            Variant("draft", DRAFT, (
+                get(only(MANAGERS)), Op("POST", only(MANAGERS), effect="draft_published"))),)),
     "login": Entry("accounts/login/", {}, (get(everyone()),)),
     # Signing out is open to all (it only ends the caller's own session); GET is refused.
     "logout": Entry("accounts/logout/", {}, (get(everyone(METHOD)), Op("POST", everyone()))),
@@ -188,6 +235,39 @@ MATRIX: dict[str, Entry] = {
     "accounts:api-token-revoke": Entry("accounts/tokens/<int:pk>/revoke/", TOKEN, (
         get(everyone(METHOD)),
         Op("POST", only(OWNERS), effect="token_revoked"))),
+    # Team registration pages. A member asks for their team (team-a is registered for `lesions`
+    # already, so the request is made on `atlas`) and withdraws it; the society's roles list the
+    # requests (others get a 404), its admins and operators decide.
+    "challenges:register": Entry("challenges/<slug:slug>/register/", CHALLENGE, (POST_ONLY,), (
+        Variant("second", SECOND, (
+            POST_ONLY, Op("POST", only(OWNERS), body="register_form",
+                          effect="registration_created"))),)),
+    "challenges:registrations": Entry("challenges/<slug:slug>/registrations/", CHALLENGE, (
+        get(only(SOCIETY_SIDE)),), (Variant("draft", DRAFT, (get(only(SOCIETY_SIDE)),)),)),
+    "challenges:registration-decide": Entry(
+        "challenges/<slug:slug>/registrations/<int:pk>/decide/", CHALLENGE_REGISTRATION, (
+            POST_ONLY, Op("POST", only(MANAGERS), body="reject_form",
+                          effect="registration_status"))),
+    "challenges:registration-withdraw": Entry(
+        "challenges/<slug:slug>/registrations/<int:pk>/withdraw/", CHALLENGE_REGISTRATION, (
+            POST_ONLY, Op("POST", only(OWNERS), effect="registration_status"))),
+    # The user's teams: only members see a team's page; only its leads (alice, dave) change
+    # its members, and any member may leave (alice may: dave stays lead).
+    "accounts:teams": Entry("accounts/teams/", {}, (get(signed_in()),)),
+    "accounts:team-detail": Entry("accounts/teams/<slug:slug>/", TEAM_PAGE, (
+        get(only(OWNERS)),)),
+    "accounts:team-member-add": Entry("accounts/teams/<slug:slug>/members/add/", TEAM_PAGE, (
+        get(everyone(METHOD)),
+        Op("POST", only(OWNERS), body="member_form", effect="team_members"))),
+    "accounts:team-member-role": Entry(
+        "accounts/teams/<slug:slug>/members/<str:username>/role/", COLLEAGUE, (
+            get(everyone(METHOD)),
+            Op("POST", only(OWNERS), body="role_form", effect="colleague_role"))),
+    "accounts:team-member-remove": Entry(
+        "accounts/teams/<slug:slug>/members/<str:username>/remove/", COLLEAGUE, (
+            get(everyone(METHOD)), Op("POST", only(OWNERS), effect="team_members"))),
+    "accounts:team-leave": Entry("accounts/teams/<slug:slug>/leave/", TEAM_PAGE, (
+        get(everyone(METHOD)), Op("POST", only(OWNERS), effect="team_members"))),
     # --- REST API v1 ---------------------------------------------------------------------
     # A token for a password: no session of any role stands in for the password.
     "api:auth-token": Entry("api/v1/auth/token/", {}, (
@@ -196,6 +276,29 @@ MATRIX: dict[str, Entry] = {
     "api:token-list": Entry("api/v1/tokens/", {}, (get(signed_in()),)),
     "api:token-detail": Entry("api/v1/tokens/<int:pk>/", TOKEN, (
         get(signed_in(METHOD)), Op("DELETE", only(OWNERS), effect="token_revoked"))),
+    # Teams: everyone lists their own; a team's members are for its members, changed by leads.
+    "api:team-list": Entry("api/v1/teams/", {}, (get(signed_in()),)),
+    "api:team-members": Entry("api/v1/teams/<slug:slug>/members/", TEAM_PAGE, (
+        get(only(OWNERS)),
+        Op("POST", only(OWNERS), body="member_json", effect="team_members"))),
+    "api:team-member-detail": Entry(
+        "api/v1/teams/<slug:slug>/members/<str:username>/", COLLEAGUE, (
+            get(signed_in(METHOD)),
+            Op("PATCH", only(OWNERS), body="role_json", effect="colleague_role"),
+            Op("DELETE", only(OWNERS), effect="team_members"))),
+    # Registrations: every signed-in role lists those it may see of a published challenge (a
+    # team its own, the society all); a request is made for team-a on `atlas`.
+    "api:registration-list": Entry("api/v1/challenges/<slug:slug>/registrations/", CHALLENGE, (
+        get(signed_in()),), (
+            Variant("second", SECOND, (
+                get(signed_in()),
+                Op("POST", only(OWNERS), body="register_json", effect="registration_created"))),
+            Variant("draft", DRAFT, (get(only(SOCIETY_SIDE)),)))),
+    "api:registration-decision": Entry("api/v1/registrations/<int:pk>/decision/", REGISTRATION, (
+        POST_ONLY,
+        Op("POST", only(MANAGERS), body="reject_json", effect="registration_status"))),
+    "api:registration-withdraw": Entry("api/v1/registrations/<int:pk>/withdraw/", REGISTRATION, (
+        POST_ONLY, Op("POST", only(OWNERS), effect="registration_status"))),
     "api:challenge-list": Entry("api/v1/challenges/", {}, (get(everyone()),)),
     "api:challenge-detail": Entry("api/v1/challenges/<slug:slug>/", CHALLENGE, (get(everyone()),), (
         Variant("draft", DRAFT, (get(SOCIETY_ONLY),)),)),
@@ -244,8 +347,52 @@ MATRIX: dict[str, Entry] = {
         Op("POST", only(OWNERS), body="submission_json", effect="submission_created"))),
     "api:submission-detail": Entry("api/v1/submissions/<int:pk>/", SUBMISSION, (
         get(only(OWNERS | SOCIETY_SIDE)),)),
+    # A team's quota on a phase: its members only (?team= names the team).
+    "api:quota": Entry("api/v1/challenges/<slug:slug>/phases/<slug:phase>/quota/", PHASE, (
+        Op("GET", only(OWNERS), query="team=team-a"),), (
+            Variant("draft", DRAFT_PHASE, (Op("GET", only(frozenset()), query="team=team-a"),)),)),
+    "api:challenge-data": Entry("api/v1/challenges/<slug:slug>/data/", CHALLENGE, (
+        get(SOCIETY_ONLY),), (Variant("draft", DRAFT, (get(SOCIETY_ONLY),)),)),
     "api:submission-cancel": Entry("api/v1/submissions/<int:pk>/cancel/", QUEUED, (
         POST_ONLY, Op("POST", only(OWNERS), effect="submission_cancelled"))),
+}
+
+# --- review of leaderboard cases (review/urls.py) --------------------------------------------
+# The owning society's hidden-data roles and operators review a phase; everyone else gets a 404
+# (anonymous visitors the sign-in page). Corrections, blinding and re-evaluation are for its
+# admins and operators. The review index (and declaring a conflict of interest) is for anyone
+# with a hidden-data role in some society, so the other society's physician too.
+REVIEWERS = SOCIETY_SIDE | {OTHER_PHYSICIAN}
+REVIEW_CASE = {**PHASE, "case_id": "hidden_case_id"}
+_REVIEW = "review/challenges/<slug:slug>/<slug:phase>/"
+_REVIEW_CASE = _REVIEW + "cases/<str:case_id>/"
+MATRIX |= {
+    "review:index": Entry("review/", {}, (get(only(REVIEWERS)),)),
+    "review:conflict-declare": Entry("review/conflicts/", {}, (
+        POST_ONLY, Op("POST", only(REVIEWERS), body="conflict_form", effect="conflicts"))),
+    "review:phase": Entry(_REVIEW, PHASE, (get(only(SOCIETY_SIDE)),), (
+        Variant("unpublished", UNPUBLISHED, (get(only(SOCIETY_SIDE)),)),
+        Variant("draft", DRAFT_PHASE, (get(only(SOCIETY_SIDE)),)))),
+    "review:settings": Entry(_REVIEW + "settings/", PHASE, (
+        POST_ONLY, Op("POST", only(MANAGERS), body="unblind_form", effect="review_blinded"))),
+    "review:flags": Entry(_REVIEW + "flags/", PHASE, (get(only(SOCIETY_SIDE)),)),
+    "review:flag-resolve": Entry(_REVIEW + "flags/<int:pk>/resolve/",
+                                 {**PHASE, "pk": "review_flag"}, (
+        POST_ONLY, Op("POST", only(MANAGERS), body="dismiss_form", effect="flag_status"))),
+    "review:reevaluate": Entry(_REVIEW + "reevaluate/", PHASE, (
+        POST_ONLY, Op("POST", only(MANAGERS), effect="reevaluation_queued"))),
+    "review:case": Entry(_REVIEW_CASE, REVIEW_CASE, (get(only(SOCIETY_SIDE)),)),
+    # The world's case files are not images: the rendering answers its placeholder (200).
+    "review:case-image": Entry(_REVIEW_CASE + "image.png", REVIEW_CASE, (
+        get(only(SOCIETY_SIDE)),)),
+    # A binary task has no masks: a 404 for every role (tests/review test the positive case).
+    "review:case-overlay": Entry(_REVIEW_CASE + "overlays/<str:source>.png",
+                                 {**REVIEW_CASE, "source": "overlay_source"}, (
+        get(only(frozenset())),)),
+    "review:verdict": Entry(_REVIEW_CASE + "verdicts/", REVIEW_CASE, (
+        POST_ONLY, Op("POST", only(SOCIETY_SIDE), body="verdict_form", effect="verdicts"))),
+    "review:flag": Entry(_REVIEW_CASE + "flags/", REVIEW_CASE, (
+        POST_ONLY, Op("POST", only(SOCIETY_SIDE), body="flag_form", effect="flags_raised"))),
 }
 
 # Patterns the matrix leaves alone, by route prefix; each must still match a pattern.

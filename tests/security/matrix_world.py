@@ -7,6 +7,9 @@ team-b each ran a submission on both hidden phases through the real pipeline (fa
 scoring, ranking); team-a also has a queued submission, two open uploads and an API token.
 Every hidden case id, file name, file content, ground-truth row, prediction, per-case score and
 run log carries one of SECRETS; so does the draft challenge's title.
+
+Both teams are registered (approved) for `lesions`; a second published challenge `atlas` has no
+registration yet. team-a has a second lead, dave; carol has an account and no team.
 """
 
 import hashlib
@@ -33,6 +36,7 @@ from evaluation.models import AlgorithmImage, CaseResult, Submission, UploadSess
 from evaluation.services.publication import phase_publish
 from evaluation.services.ranking import phase_ranking_update
 from evaluation.services.uploads import upload_start
+from review.models import CaseFlag
 from sandbox.backends.fake import FakeBackend
 from tests import factories
 from tests.sandbox.tarballs import legacy_tarball
@@ -161,6 +165,12 @@ def build_world(root: Path) -> MatrixWorld:
                for role, user in users.items() if needs_two_factor(user)}
 
     challenge = factories.ChallengeFactory(society=society, slug="lesions", is_published=True)
+    registration_a = factories.register_team(challenge, team_a)
+    factories.register_team(challenge, team_b)
+    second = factories.ChallengeFactory(society=society, slug="atlas", title="Atlas",
+                                        is_published=True)
+    factories.team_member(team_a, "dave")  # a second lead: alice may leave, dave be demoted
+    factories.UserFactory(username="carol")  # no team: the one a lead adds
     sanity = phase_create(challenge=challenge, slug="sanity", title="Sanity", is_hidden=False)
     hidden = phase_create(challenge=challenge, slug="test", title="Test", is_hidden=True,
                           leaderboard_visibility="live")
@@ -195,6 +205,10 @@ def build_world(root: Path) -> MatrixWorld:
         queued = services.submission_create(user=users[matrix.TEAM], team=team_a, phase=hidden,
                                             image=image_a)
     phase_publish(phase=hidden, actor=users[matrix.SOCIETY_ADMIN])
+    # An open "ground truth questionable" flag on a hidden case, for the review pages.
+    review_flag = CaseFlag.objects.create(
+        case=hidden.cases.get(case_id=f"{SECRETS['hidden case id']}-001"),
+        raised_by=users[matrix.PHYSICIAN], reason="questionable", truth_version=2)
 
     tarball = legacy_tarball(tag="enclave-test/matrix:upload").write(root / "upload.tar").read_bytes()
     chunk_upload = upload_start(team=team_a, user=users[matrix.TEAM])
@@ -219,5 +233,8 @@ def build_world(root: Path) -> MatrixWorld:
             "hidden_case_id": f"{SECRETS['hidden case id']}-000",
             "hidden_file_name": f"{SECRETS['hidden case file name']}.dcm",
             "sanity_case_id": "sanity-000", "sanity_file_name": "image.dcm",
+            "second_challenge": second.slug, "registration": registration_a.pk,
+            "team": team_a.slug, "team_colleague": "dave",
+            "review_flag": review_flag.pk, "overlay_source": "truth",
         },
     )

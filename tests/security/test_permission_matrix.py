@@ -32,8 +32,8 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from drf_spectacular.generators import SchemaGenerator
 
-from accounts.models import ApiToken
-from challenges.models import CaseFile, Challenge, GroundTruth
+from accounts.models import ApiToken, TeamMembership
+from challenges.models import CaseFile, Challenge, GroundTruth, Registration
 from evaluation.models import (
     AlgorithmImage,
     CaseResult,
@@ -47,6 +47,8 @@ from evaluation.services.uploads import part_path
 from sandbox.backends.fake import FakeBackend
 from tests.security import matrix
 from tests.security.matrix import MATRIX, NO_HIDDEN_DATA, SKIPPED, Outcome
+from tests.security.matrix_review import REVIEW_BODIES, REVIEW_EFFECTS
+from tests.security.matrix_setup import SETUP_BODIES, SETUP_EFFECTS
 from tests.security.matrix_world import (
     IMAGE_A,
     IMAGE_B,
@@ -267,6 +269,17 @@ BODIES: dict[str, Callable[[MatrixWorld], dict[str, Any]]] = {
     "token_form": lambda w: {"data": {"name": "lab server", "days": 30}},
     "wrong_password": lambda w: {"content_type": "application/json", "data": {
         "username": w.users[matrix.TEAM].username, "password": "not-the-password"}},
+    "register_form": lambda w: {"data": {"team": "team-a", "message": "We would like to join."}},
+    "register_json": lambda w: {"content_type": "application/json", "data": {
+        "team": "team-a", "message": "We would like to join."}},
+    "reject_form": lambda w: {"data": {"decision": "reject", "reason": "Out of scope."}},
+    "reject_json": lambda w: {"content_type": "application/json", "data": {
+        "approve": False, "reason": "Out of scope."}},
+    "member_form": lambda w: {"data": {"username": "carol", "role": "member"}},
+    "member_json": lambda w: {"content_type": "application/json", "data": {
+        "username": "carol", "role": "member"}},
+    "role_form": lambda w: {"data": {"role": "member"}},
+    "role_json": lambda w: {"content_type": "application/json", "data": {"role": "member"}},
 }
 
 EFFECTS: dict[str, Callable[[MatrixWorld], Any]] = {
@@ -284,7 +297,17 @@ EFFECTS: dict[str, Callable[[MatrixWorld], Any]] = {
         user=w.users[matrix.PHYSICIAN]).count(),
     "token_created": lambda w: ApiToken.objects.count(),
     "token_revoked": lambda w: ApiToken.objects.get(pk=w.api_token.pk).revoked_at,
+    "registration_created": lambda w: Registration.objects.count(),
+    "registration_status": lambda w: Registration.objects.get(
+        pk=w.url_values["registration"]).status,
+    "team_members": lambda w: TeamMembership.objects.filter(team__slug="team-a").count(),
+    "colleague_role": lambda w: TeamMembership.objects.get(
+        team__slug="team-a", user__username="dave").role,
 }
+BODIES |= SETUP_BODIES
+EFFECTS |= SETUP_EFFECTS
+BODIES |= REVIEW_BODIES
+EFFECTS |= REVIEW_EFFECTS
 
 
 def url_of(route: str, kwargs: dict[str, str], world: MatrixWorld, query: str) -> str:

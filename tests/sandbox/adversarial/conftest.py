@@ -57,7 +57,7 @@ HIDDEN_PHASES = {"test": 15, "test-short": 5}  # slug -> wall_seconds
 HOST_SECRET = "ADV-HOST-ENV-SECRET-41c9"  # noqa: S105 (no password) in the host's environment (tests and worker)
 TEAM_VIEW_FIELDS = {"id", "challenge", "phase", "team", "image", "status", "failure_reason",
                     "failure_detail", "exit_code", "created", "finished", "scores",
-                    "scores_withheld", "logs"}
+                    "scores_withheld", "logs", "queue_position", "estimated_start"}
 
 
 # -- host listeners ---------------------------------------------------------------------------
@@ -171,6 +171,7 @@ def build_world(phantom, media: Path) -> AdvWorld:
     challenge = challenge_create(society=society, slug="adv", title="Adversarial",
                                  labels=["absent", "present"], positive_label="present",
                                  is_published=True)
+    factories.register_team(challenge, team)
     phase_create(challenge=challenge, slug="sanity", title="Sanity", is_hidden=False,
                  **DEFAULT_LIMITS)
     for slug, wall_seconds in HIDDEN_PHASES.items():

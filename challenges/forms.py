@@ -1,0 +1,211 @@
+"""Forms of the guided challenge set-up (basics, phases, data). They check what a person typed;
+the services (`challenges.services`) decide and store."""
+
+import zipfile
+from typing import Any
+
+from django import forms
+from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Society
+from challenges.models import (
+    Challenge,
+    LeaderboardVisibility,
+    Phase,
+    RegistrationMode,
+    TaskType,
+)
+from challenges.services_setup import labels_problem
+
+MAX_CASES_ZIP_BYTES = 2 * 1024**3  # larger sets: the import_cases command
+MAX_LABELS_CSV_BYTES = 16 * 1024**2
+MAX_LABELS = 100
+
+
+def _label_of(model: type, name: str) -> str:
+    label: str = model._meta.get_field(name).verbose_name  # type: ignore[attr-defined]
+    return label[:1].upper() + label[1:]
+
+
+class ChallengeBasicsForm(forms.Form):
+    """Step 1. `society` and `slug` are chosen once, when the challenge is created."""
+
+    society = forms.ModelChoiceField(queryset=Society.objects.none(), label=_("Society"),
+                                     empty_label=None)
+    slug = forms.SlugField(
+        label=_("Short name"), max_length=50,
+        help_text=_("Letters, digits and hyphens; it names the challenge in addresses and the "
+                    "API and cannot be changed later."))
+    title = forms.CharField(label=_("Title"), max_length=200)
+    description = forms.CharField(label=_("Description"), required=False, max_length=20_000,
+                                  widget=forms.Textarea(attrs={"rows": 6}))
+    modality = forms.CharField(
+        label=_("Modality"), max_length=32, required=False,
+        help_text=_("For example CT, MR, CR, US, fundus, endoscopy, dermoscopy, pathology."))
+    task_type = forms.ChoiceField(label=_("Task type"), choices=TaskType.choices)
+    labels = forms.CharField(
+        label=_("Label set"), required=False, max_length=10_000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("One label per line. Binary: two labels, the negative one first. "
+                    "Segmentation: the class names by label value, background (0) first. "
+                    "Detection: optional."))
+    positive_label = forms.CharField(
+        label=_("Positive label"), max_length=64, required=False,
+        help_text=_("Binary tasks: the label scored as positive (one of the labels above)."))
+    registration_mode = forms.ChoiceField(
+        label=_("Team registration"), choices=RegistrationMode.choices,
+        widget=forms.RadioSelect, initial=RegistrationMode.APPROVAL)
+
+    def __init__(self, *args: Any, societies: QuerySet[Society],
+                 challenge: Challenge | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if challenge is not None:
+            del self.fields["society"], self.fields["slug"]
+        else:
+            self.fields["society"].queryset = societies  # type: ignore[attr-defined]
+
+    def clean_slug(self) -> str:
+        slug: str = self.cleaned_data["slug"].lower()
+        if Challenge.objects.filter(slug=slug).exists():
+            raise forms.ValidationError(_("A challenge with this short name exists already."))
+        return slug
+
+    def clean_labels(self) -> list[str]:
+        lines = [line.strip() for line in self.cleaned_data["labels"].splitlines()]
+        labels = [line for line in lines if line]
+        if len(labels) > MAX_LABELS:
+            raise forms.ValidationError(_("At most %(n)d labels.") % {"n": MAX_LABELS})
+        return labels
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if "labels" in data and "task_type" in data:
+            if data["task_type"] != TaskType.BINARY_CLASSIFICATION:
+                data["positive_label"] = ""
+            problem = labels_problem(task_type=data["task_type"], labels=data["labels"],
+                                     positive_label=data.get("positive_label", ""))
+            if problem:
+                field = ("positive_label" if data["task_type"] == TaskType.BINARY_CLASSIFICATION
+                         and len(data["labels"]) == 2 else "labels")
+                self.add_error(field, problem)
+        return data
+
+
+def basics_initial(challenge: Challenge) -> dict[str, Any]:
+    return {
+        "title": challenge.title, "description": challenge.description,
+        "modality": challenge.modality, "task_type": challenge.task_type,
+        "labels": "\n".join(challenge.labels), "positive_label": challenge.positive_label,
+        "registration_mode": challenge.registration_mode,
+    }
+
+
+_DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+_DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"]
+PHASE_FIELDS = ("slug", "title", "is_hidden", "opens_at", "closes_at", "submission_limit",
+                "limit_window_hours", "wall_seconds", "memory_mb", "cpus", "gpus", "output_mb",
+                "pids", "output_files", "shards", "leaderboard_visibility")
+
+
+class PhaseForm(forms.Form):
+    """Step 3: one phase. Limits are bounded here; the service checks the dates and the slug."""
+
+    slug = forms.SlugField(label=_("Short name"), max_length=50,
+                           help_text=_("For example sanity or test; unique in the challenge."))
+    title = forms.CharField(label=_("Title"), max_length=200)
+    visibility = forms.ChoiceField(
+        label=_("Cases"), widget=forms.RadioSelect, initial="hidden", choices=[
+            ("hidden", _("hidden: teams see aggregate scores and failure reasons only")),
+            ("public", _("public sample cases: teams see their full logs and outputs")),
+        ])
+    opens_at = forms.DateTimeField(label=_("Opens"), required=False, widget=_DATETIME,
+                                   input_formats=_DATETIME_FORMATS,
+                                   help_text=_("Empty: open now."))
+    closes_at = forms.DateTimeField(label=_("Closes"), required=False, widget=_DATETIME,
+                                    input_formats=_DATETIME_FORMATS,
+                                    help_text=_("Empty: never closes. Must be after the opening."))
+    submission_limit = forms.IntegerField(label=_label_of(Phase, "submission_limit"),
+                                          min_value=0, max_value=1000, initial=5)
+    limit_window_hours = forms.IntegerField(label=_label_of(Phase, "limit_window_hours"),
+                                            min_value=1, max_value=24 * 366, initial=24)
+    wall_seconds = forms.IntegerField(label=_label_of(Phase, "wall_seconds"), min_value=1,
+                                      max_value=7 * 24 * 3600, initial=600)
+    memory_mb = forms.IntegerField(label=_label_of(Phase, "memory_mb"), min_value=64,
+                                   max_value=1024 * 1024, initial=2048)
+    cpus = forms.FloatField(label=_label_of(Phase, "cpus"), min_value=0.1, max_value=256,
+                            initial=1.0)
+    gpus = forms.IntegerField(label=_label_of(Phase, "gpus"), min_value=0, max_value=16,
+                              initial=0)
+    output_mb = forms.IntegerField(label=_label_of(Phase, "output_mb"), min_value=1,
+                                   max_value=100 * 1024, initial=64)
+    pids = forms.IntegerField(label=_label_of(Phase, "pids"), min_value=16, max_value=65_536,
+                              initial=256)
+    output_files = forms.IntegerField(label=_label_of(Phase, "output_files"), min_value=1,
+                                      max_value=1_000_000, initial=10_000)
+    shards = forms.IntegerField(label=_label_of(Phase, "shards"), min_value=1, max_value=64,
+                                initial=1, help_text=_("Split the cases over this many "
+                                                       "containers run side by side."))
+    leaderboard_visibility = forms.ChoiceField(
+        label=_("Leaderboard"), choices=LeaderboardVisibility.choices, widget=forms.RadioSelect,
+        initial=LeaderboardVisibility.LIVE)
+
+    def __init__(self, *args: Any, phase: Phase | None = None, **kwargs: Any) -> None:
+        if phase is not None:
+            kwargs.setdefault("initial", phase_initial(phase))
+        super().__init__(*args, **kwargs)
+        if phase is not None:
+            del self.fields["slug"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        opens, closes = data.get("opens_at"), data.get("closes_at")
+        if opens and closes and closes <= opens:
+            self.add_error("closes_at", _("The phase must close after it opens."))
+        return data
+
+    def phase_fields(self) -> dict[str, Any]:
+        """The cleaned values, named as the Phase's fields."""
+        data = dict(self.cleaned_data)
+        data["is_hidden"] = data.pop("visibility") == "hidden"
+        return {name: data[name] for name in PHASE_FIELDS if name in data}
+
+
+def phase_initial(phase: Phase) -> dict[str, Any]:
+    initial = {name: getattr(phase, name) for name in PHASE_FIELDS if name != "is_hidden"}
+    initial["visibility"] = "hidden" if phase.is_hidden else "public"
+    return initial
+
+
+class CaseImportForm(forms.Form):
+    """Step 4: a zip of case files (one file per case, named by its case id) and labels."""
+
+    phase = forms.ModelChoiceField(queryset=Phase.objects.none(), label=_("Phase"),
+                                   to_field_name="slug", empty_label=None)
+    cases = forms.FileField(
+        label=_("Cases (zip)"),
+        help_text=_("A zip of DICOM, PNG or JPEG files, one per case; the file name without its "
+                    "extension is the case id. Every file is de-identified on arrival."))
+    labels = forms.FileField(
+        label=_("Labels (CSV)"), required=False,
+        help_text=_("Optional: a CSV file with the header case_id,label."))
+
+    def __init__(self, *args: Any, challenge: Challenge, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["phase"].queryset = challenge.phases.order_by("id")  # type: ignore[attr-defined]
+
+    def clean_cases(self) -> Any:
+        upload = self.cleaned_data["cases"]
+        if upload.size > MAX_CASES_ZIP_BYTES:
+            raise forms.ValidationError(_("The zip is larger than %(n)d GiB; use the import_cases "
+                                          "command for large sets.") % {"n": 2})
+        if not zipfile.is_zipfile(upload):
+            raise forms.ValidationError(_("This is not a zip file."))
+        upload.seek(0)
+        return upload
+
+    def clean_labels(self) -> Any:
+        upload = self.cleaned_data.get("labels")
+        if upload is not None and upload.size > MAX_LABELS_CSV_BYTES:
+            raise forms.ValidationError(_("The labels file is larger than 16 MiB."))
+        return upload

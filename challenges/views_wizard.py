@@ -1,0 +1,181 @@
+"""The guided challenge set-up for society admins and operators: basics, phases and data.
+
+(The metrics, preview and review steps need the evaluation engine and live in
+`evaluation.views_wizard`.) Each step is a plain form page that saves through one service call:
+all of the step or nothing. Anyone who may not manage the challenge's society gets a 404.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from challenges.errors import ChallengeNotFound, ImportRejected
+from challenges.forms import CaseImportForm, ChallengeBasicsForm, PhaseForm, basics_initial
+from challenges.models import Challenge, Phase
+from challenges.selectors import (
+    access_challenge_for_manager,
+    challenges_managed_by,
+    phase_case_count,
+    phases_of,
+    societies_managed_by,
+)
+from challenges.services import cases_import
+from challenges.services_setup import (
+    challenge_draft_create,
+    challenge_update,
+    phase_add,
+    phase_update,
+)
+from config.errors import DomainError
+from config.uploads import uploaded_file_path
+
+
+def manager_challenge(request: HttpRequest, slug: str) -> Challenge:
+    """The challenge, when the user may edit it; a 404 otherwise."""
+    try:
+        return access_challenge_for_manager(request.user, slug)
+    except ChallengeNotFound as exc:
+        raise Http404(exc.message) from exc
+
+
+def _manager_phase(challenge: Challenge, slug: str) -> Phase:
+    phase = challenge.phases.filter(slug=slug).first()
+    if phase is None:
+        raise Http404(_("Challenge “%(challenge)s” has no phase “%(phase)s”.") % {
+            "challenge": challenge.slug, "phase": slug[:80]})
+    return phase
+
+
+def _actor(request: HttpRequest) -> User:
+    assert isinstance(request.user, User)  # login_required
+    return request.user
+
+
+def _status(form_is_bound: bool) -> int:
+    """A form posted and shown again has errors: 400."""
+    return 400 if form_is_bound else 200
+
+
+@login_required
+def manage_list(request: HttpRequest) -> HttpResponse:
+    """The challenges (drafts included) of the societies the user manages."""
+    if not societies_managed_by(request.user).exists():
+        raise PermissionDenied(_("Only society admins and operators set up challenges."))
+    return render(request, "challenges/wizard/list.html",
+                  {"challenges": challenges_managed_by(request.user)})
+
+
+@login_required
+def wizard_new(request: HttpRequest) -> HttpResponse:
+    """Step 1 for a new challenge: it is saved as an unpublished draft."""
+    societies = societies_managed_by(request.user)
+    if not societies.exists():
+        raise PermissionDenied(_("Only society admins and operators set up challenges."))
+    form = ChallengeBasicsForm(request.POST or None, societies=societies)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        try:
+            challenge = challenge_draft_create(actor=_actor(request), society=data.pop("society"),
+                                               slug=data.pop("slug"), **data)
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, _("Draft challenge “%(slug)s” saved. Only your society "
+                                        "sees it until you publish it.") % {"slug": challenge.slug})
+            return redirect("evaluation:wizard-metrics", slug=challenge.slug)
+    return render(request, "challenges/wizard/basics.html",
+                  {"form": form, "challenge": None, "step": "basics"},
+                  status=_status(form.is_bound))
+
+
+@login_required
+def wizard_basics(request: HttpRequest, slug: str) -> HttpResponse:
+    challenge = manager_challenge(request, slug)
+    form = ChallengeBasicsForm(request.POST or None, societies=societies_managed_by(request.user),
+                               challenge=challenge, initial=basics_initial(challenge))
+    if request.method == "POST" and form.is_valid():
+        try:
+            challenge_update(challenge=challenge, actor=_actor(request), **form.cleaned_data)
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, _("Basics saved."))
+            return redirect("evaluation:wizard-metrics", slug=challenge.slug)
+    return render(request, "challenges/wizard/basics.html",
+                  {"form": form, "challenge": challenge, "step": "basics"},
+                  status=_status(form.is_bound))
+
+
+@login_required
+def wizard_phases(request: HttpRequest, slug: str) -> HttpResponse:
+    """Step 3: the challenge's phases, and a form that adds one."""
+    challenge = manager_challenge(request, slug)
+    form = PhaseForm(request.POST or None, prefix="new")
+    if request.method == "POST" and form.is_valid():
+        fields = form.phase_fields()
+        try:
+            phase = phase_add(challenge=challenge, actor=_actor(request), slug=fields.pop("slug"),
+                              **fields)
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, _("Phase “%(slug)s” added.") % {"slug": phase.slug})
+            return redirect("challenges:wizard-phases", slug=challenge.slug)
+    return render(request, "challenges/wizard/phases.html", {
+        "form": form, "challenge": challenge, "step": "phases", "phases": phases_of(challenge),
+    }, status=_status(form.is_bound))
+
+
+@login_required
+def wizard_phase(request: HttpRequest, slug: str, phase: str) -> HttpResponse:
+    """Step 3, one phase: change its settings (its short name stays)."""
+    challenge = manager_challenge(request, slug)
+    phase_obj = _manager_phase(challenge, phase)
+    form = PhaseForm(request.POST or None, phase=phase_obj)
+    if request.method == "POST" and form.is_valid():
+        try:
+            phase_update(phase=phase_obj, actor=_actor(request), **form.phase_fields())
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, _("Phase “%(slug)s” saved.") % {"slug": phase_obj.slug})
+            return redirect("challenges:wizard-phases", slug=challenge.slug)
+    return render(request, "challenges/wizard/phase.html", {
+        "form": form, "challenge": challenge, "phase": phase_obj, "step": "phases",
+    }, status=_status(form.is_bound))
+
+
+@login_required
+def wizard_data(request: HttpRequest, slug: str) -> HttpResponse:
+    """Step 4: import a zip of cases (and labels) into a phase, de-identified on arrival; a
+    refused import stores nothing and says why."""
+    challenge = manager_challenge(request, slug)
+    form = CaseImportForm(request.POST or None, request.FILES or None, challenge=challenge)
+    if request.method == "POST" and form.is_valid():
+        phase = form.cleaned_data["phase"]
+        labels = form.cleaned_data.get("labels")
+        try:
+            with uploaded_file_path(form.cleaned_data["cases"]) as cases_path:
+                if labels is None:
+                    report = cases_import(phase=phase, path=cases_path, actor=_actor(request))
+                else:
+                    with uploaded_file_path(labels) as labels_path:
+                        report = cases_import(phase=phase, path=cases_path,
+                                              labels_path=labels_path, actor=_actor(request))
+        except ImportRejected as exc:
+            form.add_error(None, _("Nothing was imported: %(reason)s") % {"reason": exc.message})
+        else:
+            messages.success(request, _(
+                "Imported into “%(phase)s”: %(created)d new cases, %(unchanged)d already "
+                "present, %(labelled)d labels.") % {
+                    "phase": phase.slug, "created": report.created,
+                    "unchanged": report.unchanged, "labelled": report.labelled})
+            return redirect("challenges:wizard-data", slug=challenge.slug)
+    counts = [(p, *phase_case_count(p)) for p in challenge.phases.order_by("id")]
+    return render(request, "challenges/wizard/data.html", {
+        "form": form, "challenge": challenge, "step": "data", "counts": counts,
+    }, status=_status(form.is_bound))
