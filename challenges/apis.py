@@ -1,17 +1,30 @@
-"""REST API v1 for challenges and phases (read-only, public for published challenges), and the
-download of a phase's public (not hidden) cases for local validation."""
+"""REST API v1 for challenges and phases (readable by all for published challenges; society
+admins and operators create and edit them, see `challenges.apis_setup`), and the download of a
+phase's public (not hidden) cases for local validation."""
 
 from django.http import FileResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import serializers
-from rest_framework.permissions import AllowAny
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from challenges.apis_setup import (
+    ChallengeBasicsInput,
+    ChallengeCreateInput,
+    PhaseCreateInput,
+    PhaseSettingsInput,
+    challenge_create_from_api,
+    challenge_update_from_api,
+    manager_challenge_api,
+    manager_phase_api,
+    phase_create_from_api,
+    phase_update_from_api,
+)
 from challenges.selectors import (
     access_challenge_by_user,
     access_phase_by_user,
@@ -72,21 +85,69 @@ class ChallengeDetailOutput(ChallengeOutput):
         return PhaseOutput(phases_of(challenge), many=True).data  # type: ignore[return-value]
 
 
-class ChallengeListApi(APIView):
-    permission_classes = [AllowAny]
+class ReadsOpen(APIView):
+    """Reads for anyone the selectors let see the object; writes need a signed-in caller."""
 
+    def get_permissions(self) -> list[BasePermission]:
+        return [AllowAny() if self.request.method == "GET" else IsAuthenticated()]
+
+
+class ChallengeListApi(ReadsOpen):
     @extend_schema(responses=ChallengeOutput(many=True))
     def get(self, request: Request) -> Response:
         return Response(ChallengeOutput(challenges_visible_to(request.user), many=True).data)
 
+    @extend_schema(request=ChallengeCreateInput,
+                   responses={201: ChallengeDetailOutput, **error_responses(400, 403)})
+    def post(self, request: Request) -> Response:
+        """A new, unpublished challenge of a society you administer (the wizard's first step);
+        only its society sees it until it is published."""
+        challenge = challenge_create_from_api(request)
+        return Response(ChallengeDetailOutput(challenge).data, status=status.HTTP_201_CREATED)
 
-class ChallengeDetailApi(APIView):
-    permission_classes = [AllowAny]
 
+class ChallengeDetailApi(ReadsOpen):
     @extend_schema(responses=ChallengeDetailOutput)
     def get(self, request: Request, slug: str) -> Response:
         challenge = access_challenge_by_user(request.user, slug)
         return Response(ChallengeDetailOutput(challenge).data)
+
+    @extend_schema(request=ChallengeBasicsInput,
+                   responses={200: ChallengeDetailOutput, **error_responses(400, 404, 409)})
+    def patch(self, request: Request, slug: str) -> Response:
+        """Change some of the basics (society admins and operators). The task type and labels
+        are fixed once the challenge is published or holds ground truth (409)."""
+        challenge = challenge_update_from_api(request, slug)
+        return Response(ChallengeDetailOutput(challenge).data)
+
+
+class PhaseListApi(ReadsOpen):
+    """A challenge's phases with all their settings; society admins and operators add one."""
+
+    @extend_schema(responses=PhaseOutput(many=True))
+    def get(self, request: Request, slug: str) -> Response:
+        challenge = access_challenge_by_user(request.user, slug)
+        return Response(PhaseOutput(phases_of(challenge), many=True).data)
+
+    @extend_schema(request=PhaseCreateInput,
+                   responses={201: PhaseOutput, **error_responses(400, 404)})
+    def post(self, request: Request, slug: str) -> Response:
+        """Settings left out take the wizard's defaults."""
+        challenge = manager_challenge_api(request.user, slug)
+        phase = phase_create_from_api(request, challenge)
+        return Response(PhaseOutput(phases_of(challenge).get(pk=phase.pk)).data,
+                        status=status.HTTP_201_CREATED)
+
+
+class PhaseDetailApi(APIView):
+    @extend_schema(request=PhaseSettingsInput,
+                   responses={200: PhaseOutput, **error_responses(400, 404, 409)})
+    def patch(self, request: Request, slug: str, phase: str) -> Response:
+        """Change some of a phase's settings (society admins and operators); its short name
+        stays, and a hidden phase with cases stays hidden (409)."""
+        challenge = manager_challenge_api(request.user, slug)
+        updated = phase_update_from_api(request, manager_phase_api(challenge, phase))
+        return Response(PhaseOutput(phases_of(challenge).get(pk=updated.pk)).data)
 
 
 PublicCasesOutput = inline_serializer("PublicCases", fields={

@@ -9,8 +9,10 @@ from accounts import apis as account_apis
 from challenges import apis as challenge_apis
 from challenges import apis_data as challenge_data_apis
 from challenges import apis_registration as registration_apis
+from challenges import apis_setup as challenge_setup_apis
 from config.microcache import anonymous_cacheable
 from evaluation import apis as evaluation_apis
+from evaluation import apis_society as society_apis
 
 api_v1 = [
     path("auth/token/", account_apis.AuthTokenApi.as_view(), name="auth-token"),
@@ -47,6 +49,25 @@ api_v1 = [
          evaluation_apis.PublishApi.as_view(), name="publish"),
     path("challenges/<slug:slug>/phases/<slug:phase>/reevaluate/",
          evaluation_apis.ReevaluateApi.as_view(), name="reevaluate"),
+    # The owning society: set-up (the wizard's steps), results and runs.
+    path("challenges/<slug:slug>/publish/", society_apis.ChallengePublishApi.as_view(),
+         name="challenge-publish"),
+    path("challenges/<slug:slug>/phases/", challenge_apis.PhaseListApi.as_view(),
+         name="phase-list"),
+    path("challenges/<slug:slug>/phases/<slug:phase>/", challenge_apis.PhaseDetailApi.as_view(),
+         name="phase-detail"),
+    path("challenges/<slug:slug>/phases/<slug:phase>/cases/import/",
+         challenge_setup_apis.CaseImportApi.as_view(), name="case-import"),
+    path("challenges/<slug:slug>/phases/<slug:phase>/preview/",
+         society_apis.PreviewApi.as_view(), name="preview"),
+    path("challenges/<slug:slug>/phases/<slug:phase>/unpublish/",
+         society_apis.UnpublishApi.as_view(), name="unpublish"),
+    path("challenges/<slug:slug>/phases/<slug:phase>/runs/",
+         society_apis.PhaseRunListApi.as_view(), name="phase-runs"),
+    path("challenges/<slug:slug>/phases/<slug:phase>/runs/<int:pk>/",
+         society_apis.PhaseRunDetailApi.as_view(), name="phase-run-detail"),
+    path("challenges/<slug:slug>/phases/<slug:phase>/runs/<int:pk>/rerun/",
+         society_apis.RunRerunApi.as_view(), name="phase-run-rerun"),
     path("uploads/", evaluation_apis.UploadStartApi.as_view(), name="upload-start"),
     path("uploads/<uuid:pk>/", evaluation_apis.UploadChunkApi.as_view(), name="upload-chunk"),
     path("uploads/<uuid:pk>/complete/", evaluation_apis.UploadCompleteApi.as_view(),

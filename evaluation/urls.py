@@ -17,6 +17,8 @@ urlpatterns = [
     path("challenges/<slug:slug>/<slug:phase>/runs/", views.phase_runs, name="phase-runs"),
     path("challenges/<slug:slug>/<slug:phase>/runs/<int:pk>/", views.run_detail,
          name="run-detail"),
+    path("challenges/<slug:slug>/<slug:phase>/runs/<int:pk>/rerun/", views.run_rerun,
+         name="run-rerun"),
     path("submissions/", views.my_submissions, name="my-submissions"),
     path("submissions/<int:pk>/", views.submission_detail, name="submission-detail"),
     path("submissions/<int:pk>/status/", views.submission_status, name="submission-status"),

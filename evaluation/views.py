@@ -51,6 +51,7 @@ from evaluation.services.publication import (
     phase_reevaluate_request,
     phase_results_hide,
 )
+from evaluation.services.rerun import submission_rerun
 
 
 def _phase_or_404(request: HttpRequest, slug: str, phase: str) -> Phase:
@@ -85,6 +86,8 @@ def leaderboard(request: HttpRequest, slug: str, phase: str) -> HttpResponse:
 
 
 LEADERBOARD_PAGE_SIZE = 100
+# What the upload page's script sends per request to the resumable upload API (static/enclave.js).
+UPLOAD_CHUNK_BYTES = 8 * 1024 * 1024
 
 
 def _page_number(request: HttpRequest) -> int:
@@ -260,7 +263,8 @@ def image_upload_view(request: HttpRequest) -> HttpResponse:
                 messages.success(request, _("Image %(id)s is ready.") % {"id": image.image_id[:19]})
                 return redirect("evaluation:image-upload")
     return render(request, "evaluation/image_upload.html",
-                  {"teams": teams, "images": images_of_user(request.user)})
+                  {"teams": teams, "images": images_of_user(request.user),
+                   "chunk_bytes": UPLOAD_CHUNK_BYTES})
 
 
 @login_required
@@ -329,4 +333,25 @@ def run_detail(request: HttpRequest, slug: str, phase: str, pk: int) -> HttpResp
     return render(request, "evaluation/run_detail.html", {
         "phase": phase_obj, "challenge": phase_obj.challenge,
         "r": society_run_view(submission), "logs": run.logs if run is not None else None,
+        "can_rerun": submission.status == Status.FAILED
+        and can_manage_society(request.user, phase_obj.challenge.society),
     })
+
+
+@login_required
+@require_POST
+def run_rerun(request: HttpRequest, slug: str, phase: str, pk: int) -> HttpResponse:
+    """Queue a failed run again (society admins and operators; `submission_rerun`)."""
+    phase_obj = _phase_or_404(request, slug, phase)
+    try:
+        submission = phase_runs_for_society(request.user, phase_obj).filter(pk=pk).first()
+    except SubmissionNotFound as exc:
+        raise Http404(exc.message) from exc
+    if submission is None:
+        raise Http404(_("No such submission."))
+    try:
+        submission_rerun(submission=submission, actor=request.user)  # type: ignore[arg-type]
+        messages.success(request, _("Submission %(id)d is queued again.") % {"id": pk})
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("evaluation:run-detail", slug=slug, phase=phase, pk=pk)

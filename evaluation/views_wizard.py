@@ -20,10 +20,10 @@ from challenges.views_wizard import manager_challenge
 from config.errors import DomainError
 from config.uploads import uploaded_file_path
 from evaluation.forms import MetricSpecForm, PreviewForm
-from evaluation.metrics.engine import Evaluation
 from evaluation.services.setup import (
     challenge_publish_checked,
     predictions_preview,
+    preview_row,
     setup_problems,
     spec_problems,
 )
@@ -62,13 +62,6 @@ def wizard_metrics(request: HttpRequest, slug: str) -> HttpResponse:
     }, status=status)
 
 
-def _preview_row(evaluation: Evaluation) -> list[dict[str, object]]:
-    """The leaderboard's columns for a previewed evaluation, primary first."""
-    rows = [{**m.as_dict(), "primary": key == evaluation.primary}
-            for key, m in evaluation.metrics.items()]
-    return sorted(rows, key=lambda row: not row["primary"])
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def wizard_preview(request: HttpRequest, slug: str) -> HttpResponse:
@@ -88,7 +81,7 @@ def wizard_preview(request: HttpRequest, slug: str) -> HttpResponse:
             except DomainError as exc:
                 form.add_error("predictions", exc.message)
             else:
-                metrics, status = _preview_row(evaluation), 200
+                metrics, status = preview_row(evaluation), 200
     return render(request, "evaluation/wizard/preview.html", {
         "form": form, "challenge": challenge, "step": "preview", "metrics": metrics,
         "problems": spec_problems(challenge),

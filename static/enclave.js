@@ -87,3 +87,160 @@ document.querySelectorAll("input[data-overlay-toggle]").forEach(function (box) {
     });
   });
 });
+
+// Image upload page (templates/evaluation/image_upload.html). A form with data-chunked-upload
+// sends its file in chunks of data-chunk-bytes through the resumable upload API (POST
+// data-start-url, then PUT <start-url><id>/?offset=N with raw bytes, then POST
+// <start-url><id>/complete/; see evaluation/services/uploads.py), with a progress bar. The upload's
+// id is kept in localStorage under the team and the file's name, size and date, so that after a
+// lost connection or a reload the same file, chosen again, goes on from the server's offset.
+// Texts come translated from the form's data-msg-* attributes. Without JavaScript the form posts
+// the whole file at once.
+function chunkedUpload(form) {
+  var input = form.querySelector('input[type="file"]');
+  var team = form.querySelector('select[name="team"]');
+  var button = form.querySelector('button[type="submit"]');
+  var box = form.querySelector("[data-upload-progress]");
+  var bar = box.querySelector("progress");
+  var figures = form.querySelector("[data-upload-percent]");
+  var status = form.querySelector("[data-upload-status]");
+  var token = form.querySelector('input[name="csrfmiddlewaretoken"]').value;
+  var startUrl = form.getAttribute("data-start-url");
+
+  function message(name, values) {
+    var text = form.getAttribute("data-msg-" + name) || "";
+    Object.keys(values || {}).forEach(function (key) {
+      text = text.split("{" + key + "}").join(values[key]);
+    });
+    return text;
+  }
+  function say(text, kind) {  // the aria-live region: state changes only, not every chunk
+    status.textContent = text;
+    status.className = kind ? "message " + kind : "";
+  }
+  function mib(bytes) {
+    return (bytes / 1048576).toFixed(1) + " MiB";
+  }
+  function show(sent, total) {
+    var percent = total ? Math.floor(sent * 100 / total) : 100;
+    bar.value = percent;
+    figures.textContent = percent + "% · " + message("progress", {sent: mib(sent), total: mib(total)});
+  }
+  function keyOf(file) {
+    return ["enclave-upload", team.value, file.name, file.size, file.lastModified].join(":");
+  }
+  function failure(answer) {
+    var error = new Error((answer.data && answer.data.detail) || message("failed"));
+    error.answered = true;
+    return error;
+  }
+  async function api(method, url, body, type) {
+    var headers = {"X-CSRFToken": token, "Accept": "application/json"};
+    if (type) {
+      headers["Content-Type"] = type;
+    }
+    var response = await fetch(url, {method: method, body: body, headers: headers,
+                                     credentials: "same-origin", cache: "no-store"});
+    var data = null;
+    try {
+      data = await response.json();
+    } catch (ignored) {
+      data = null;
+    }
+    return {ok: response.ok, status: response.status, data: data || {}};
+  }
+
+  async function upload(file) {
+    var key = keyOf(file);
+    var id = window.localStorage.getItem(key);
+    var received = 0;
+    var answer;
+    if (id) {
+      answer = await api("GET", startUrl + id + "/");
+      if (answer.ok && answer.data.state === "open") {
+        received = answer.data.received;
+        say(message("resuming", {sent: mib(received)}));
+      } else if (answer.ok || answer.status === 404) {  // completed or swept: start afresh
+        window.localStorage.removeItem(key);
+        id = null;
+      } else {
+        throw failure(answer);
+      }
+    }
+    if (!id) {
+      answer = await api("POST", startUrl, JSON.stringify({team: team.value, size: file.size}),
+                         "application/json");
+      if (!answer.ok) {
+        throw failure(answer);
+      }
+      id = answer.data.id;
+      window.localStorage.setItem(key, id);
+    }
+    var chunk = parseInt(form.getAttribute("data-chunk-bytes"), 10) || 8388608;
+    show(received, file.size);
+    while (received < file.size) {
+      answer = await api("PUT", startUrl + id + "/?offset=" + received,
+                         file.slice(received, received + chunk), "application/octet-stream");
+      if (!answer.ok && answer.status === 409 && answer.data.code === "wrong_offset") {
+        answer = await api("GET", startUrl + id + "/");  // the server says where to go on
+      }
+      if (!answer.ok) {
+        throw failure(answer);
+      }
+      received = answer.data.received;
+      show(received, file.size);
+    }
+    say(message("checking"));
+    answer = await api("POST", startUrl + id + "/complete/");
+    if (!answer.ok && answer.data.code !== "upload_incomplete") {
+      window.localStorage.removeItem(key);  // the server ended this upload (the error says why)
+    }
+    if (!answer.ok) {
+      throw failure(answer);
+    }
+    window.localStorage.removeItem(key);
+    return answer.data;
+  }
+
+  async function refreshImages() {
+    var rows = document.querySelector("[data-image-rows]");
+    var response = await fetch(window.location.href, {credentials: "same-origin", cache: "no-store"});
+    if (rows && response.ok) {
+      var holder = document.createElement("div");
+      holder.innerHTML = await response.text();
+      var fresh = holder.querySelector("[data-image-rows]");
+      if (fresh) {
+        rows.replaceWith(fresh);
+      }
+    }
+  }
+
+  input.addEventListener("change", function () {
+    var file = input.files[0];
+    if (file && window.localStorage.getItem(keyOf(file))) {
+      say(message("resumable"));
+    }
+  });
+  form.addEventListener("submit", function (event) {
+    var file = input.files[0];
+    if (!file || !window.fetch || !window.localStorage) {
+      return;  // the plain form post
+    }
+    event.preventDefault();
+    button.disabled = true;
+    box.hidden = false;
+    upload(file)
+      .then(function (image) {
+        say(message("done", {id: String(image.image_id).slice(0, 19)}), "success");
+        input.value = "";
+        return refreshImages().catch(function () {});  // the message says it is ready anyway
+      })
+      .catch(function (error) {
+        say(error.answered ? error.message : message("network"), "error");
+      })
+      .finally(function () {
+        button.disabled = false;
+      });
+  });
+}
+document.querySelectorAll("form[data-chunked-upload]").forEach(chunkedUpload);

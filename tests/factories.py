@@ -1,9 +1,12 @@
 """factory_boy factories for the models tests build on."""
 
+import functools
 import hashlib
 from typing import Any
 
 import factory
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django_otp import DEVICE_ID_SESSION_KEY
@@ -26,13 +29,26 @@ from evaluation.models import AlgorithmImage
 PASSWORD = "pw-for-tests"  # noqa: S105 - every factory user's password
 
 
+@functools.cache
+def _password_hash(hasher: str) -> str:
+    """`hasher` (the default one) keys the cache; make_password uses it."""
+    return make_password(PASSWORD)
+
+
+def password_hash() -> str:
+    """PASSWORD hashed once per hasher setting and shared by every factory user: a real hash that
+    any process verifies (browser sign-ins go through gunicorn), without paying the hasher's
+    deliberate slowness (about 0.5 s here) for each of the thousands of users tests create."""
+    return _password_hash(settings.PASSWORD_HASHERS[0])
+
+
 class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = User
         django_get_or_create = ("username",)
 
     username = factory.Sequence(lambda n: f"user{n}")
-    password = factory.django.Password(PASSWORD)
+    password = factory.LazyFunction(password_hash)
 
 
 class SocietyFactory(factory.django.DjangoModelFactory[Society]):

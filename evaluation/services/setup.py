@@ -80,6 +80,14 @@ def challenge_publish_checked(*, challenge: Challenge, actor: User) -> Challenge
     return challenge_publish(challenge=challenge, actor=actor)
 
 
+def preview_row(evaluation: Evaluation) -> list[dict[str, object]]:
+    """The leaderboard's columns for a previewed evaluation, primary first (the wizard's
+    preview and the API show the same)."""
+    rows = [{**m.as_dict(), "primary": key == evaluation.primary}
+            for key, m in evaluation.metrics.items()]
+    return sorted(rows, key=lambda row: not row["primary"])
+
+
 def _case_ids(phase: Phase) -> tuple[str, ...]:
     return tuple(phase.cases.order_by("case_id").values_list("case_id", flat=True))
 

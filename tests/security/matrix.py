@@ -111,6 +111,7 @@ CHALLENGE = {"slug": "challenge"}
 PHASE = {"slug": "challenge", "phase": "hidden_phase"}
 SUBMISSION = {"pk": "submission"}
 QUEUED = {"pk": "queued_submission"}
+FAILED = {"pk": "failed_submission"}  # team-a's, failed for the platform's reason
 # Phase `final` of the same challenge: hidden, its leaderboard held back until the society
 # publishes results (not yet). Challenge `draft-lesions` of the same society is not published.
 UNPUBLISHED = {"slug": "challenge", "phase": "unpublished_phase"}
@@ -172,6 +173,9 @@ MATRIX: dict[str, Entry] = {
     "evaluation:run-detail": Entry(
         "challenges/<slug:slug>/<slug:phase>/runs/<int:pk>/", {**PHASE, **SUBMISSION}, (
             get(only(SOCIETY_SIDE)),)),
+    "evaluation:run-rerun": Entry(
+        "challenges/<slug:slug>/<slug:phase>/runs/<int:pk>/rerun/", {**PHASE, **FAILED}, (
+            POST_ONLY, Op("POST", only(MANAGERS), effect="submission_rerun"))),
     "evaluation:my-submissions": Entry("submissions/", {}, (get(signed_in()),)),
     "evaluation:submission-detail": Entry("submissions/<int:pk>/", SUBMISSION, (
         get(only(OWNERS | SOCIETY_SIDE)),)),
@@ -299,9 +303,14 @@ MATRIX: dict[str, Entry] = {
         Op("POST", only(MANAGERS), body="reject_json", effect="registration_status"))),
     "api:registration-withdraw": Entry("api/v1/registrations/<int:pk>/withdraw/", REGISTRATION, (
         POST_ONLY, Op("POST", only(OWNERS), effect="registration_status"))),
-    "api:challenge-list": Entry("api/v1/challenges/", {}, (get(everyone()),)),
-    "api:challenge-detail": Entry("api/v1/challenges/<slug:slug>/", CHALLENGE, (get(everyone()),), (
-        Variant("draft", DRAFT, (get(SOCIETY_ONLY),)),)),
+    # Creating a draft: admins (for their society) and operators; others manage no society (403).
+    "api:challenge-list": Entry("api/v1/challenges/", {}, (
+        get(everyone()),
+        Op("POST", only(MANAGERS), body="challenge_create_json", effect="challenge_created"))),
+    "api:challenge-detail": Entry("api/v1/challenges/<slug:slug>/", CHALLENGE, (
+        get(everyone()),
+        Op("PATCH", only(MANAGERS), body="basics_patch_json", effect="challenge_title")), (
+            Variant("draft", DRAFT, (get(SOCIETY_ONLY),)),)),
     "api:leaderboard": Entry(
         "api/v1/challenges/<slug:slug>/phases/<slug:phase>/leaderboard/", PHASE,
         (get(everyone()),), (
@@ -329,6 +338,39 @@ MATRIX: dict[str, Entry] = {
     "api:reevaluate": Entry(
         "api/v1/challenges/<slug:slug>/phases/<slug:phase>/reevaluate/", PHASE, (
             POST_ONLY, Op("POST", only(MANAGERS), effect="reevaluation_queued"))),
+    # The guided set-up through the API: the society's admins and operators; everyone else is
+    # told the challenge does not exist (404). The preview stores nothing (no effect to probe).
+    "api:challenge-publish": Entry("api/v1/challenges/<slug:slug>/publish/", CHALLENGE, (
+        POST_ONLY,), (
+            Variant("draft", DRAFT, (Op("POST", only(MANAGERS), effect="draft_published"),)),)),
+    "api:phase-list": Entry("api/v1/challenges/<slug:slug>/phases/", CHALLENGE, (
+        get(everyone()),
+        Op("POST", only(MANAGERS), body="phase_create_json", effect="phase_added")), (
+            Variant("draft", DRAFT, (get(SOCIETY_ONLY),)),)),
+    "api:phase-detail": Entry("api/v1/challenges/<slug:slug>/phases/<slug:phase>/", PHASE, (
+        get(signed_in(METHOD)),
+        Op("PATCH", only(MANAGERS), body="phase_patch_json", effect="phase_title"))),
+    "api:case-import": Entry(
+        "api/v1/challenges/<slug:slug>/phases/<slug:phase>/cases/import/", PHASE, (
+            POST_ONLY,
+            Op("POST", only(MANAGERS), body="cases_zip_api", effect="cases_imported"))),
+    "api:preview": Entry("api/v1/challenges/<slug:slug>/phases/<slug:phase>/preview/", PHASE, (
+        POST_ONLY, Op("POST", only(MANAGERS), body="preview_file_api"))),
+    "api:unpublish": Entry("api/v1/challenges/<slug:slug>/phases/<slug:phase>/unpublish/", PHASE, (
+        POST_ONLY, Op("POST", only(MANAGERS), effect="results_hidden"))),
+    # The society's run pages through the API: its hidden-data roles and operators (404 for
+    # everyone else); re-running a failed run is for its admins and operators.
+    "api:phase-runs": Entry("api/v1/challenges/<slug:slug>/phases/<slug:phase>/runs/", PHASE, (
+        get(only(SOCIETY_SIDE)),), (
+            Variant("unpublished", UNPUBLISHED, (get(only(SOCIETY_SIDE)),)),
+            Variant("draft", DRAFT_PHASE, (get(only(SOCIETY_SIDE)),)))),
+    "api:phase-run-detail": Entry(
+        "api/v1/challenges/<slug:slug>/phases/<slug:phase>/runs/<int:pk>/",
+        {**PHASE, **SUBMISSION}, (get(only(SOCIETY_SIDE)),)),
+    "api:phase-run-rerun": Entry(
+        "api/v1/challenges/<slug:slug>/phases/<slug:phase>/runs/<int:pk>/rerun/",
+        {**PHASE, **FAILED}, (
+            POST_ONLY, Op("POST", only(MANAGERS), effect="submission_rerun"))),
     "api:upload-start": Entry("api/v1/uploads/", {}, (
         POST_ONLY,
         Op("POST", only(OWNERS), body="upload_start_json", effect="upload_started"))),

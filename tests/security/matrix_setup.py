@@ -12,6 +12,7 @@ from django.core.files.base import ContentFile
 from PIL import Image
 
 from challenges.models import Case, Challenge, Phase
+from evaluation.models import Submission
 from tests.security.matrix_world import MatrixWorld
 
 _PHASE = {"title": "Renamed phase", "visibility": "hidden", "opens_at": "", "closes_at": "",
@@ -51,6 +52,17 @@ SETUP_BODIES: dict[str, Callable[[MatrixWorld], dict[str, Any]]] = {
     "phase_edit": lambda w: {"data": _PHASE},
     "cases_zip": lambda w: {"data": {"phase": "sanity", "cases": _cases_zip()}},
     "preview_json": lambda w: {"data": {"phase": w.hidden.slug, "predictions": _predictions(w)}},
+    # The same steps through the API (JSON, or multipart for files).
+    "challenge_create_json": lambda w: {"content_type": "application/json", "data": {
+        **_BASICS, "labels": ["absent", "present"], "society": "jrs", "slug": "matrix-api"}},
+    "basics_patch_json": lambda w: {"content_type": "application/json",
+                                    "data": {"title": "Renamed"}},
+    "phase_create_json": lambda w: {"content_type": "application/json",
+                                    "data": {"slug": "extra-api", "title": "Extra"}},
+    "phase_patch_json": lambda w: {"content_type": "application/json",
+                                   "data": {"title": "Renamed phase"}},
+    "cases_zip_api": lambda w: {"data": {"cases": _cases_zip()}},
+    "preview_file_api": lambda w: {"data": {"predictions": _predictions(w)}},
 }
 
 SETUP_EFFECTS: dict[str, Callable[[MatrixWorld], Any]] = {
@@ -62,4 +74,6 @@ SETUP_EFFECTS: dict[str, Callable[[MatrixWorld], Any]] = {
     "draft_published": lambda w: Challenge.objects.get(
         slug=w.url_values["draft_challenge"]).is_published,
     "results_hidden": lambda w: Phase.objects.get(pk=w.hidden.pk).results_published,
+    "submission_rerun": lambda w: Submission.objects.get(
+        pk=w.url_values["failed_submission"]).status,
 }

@@ -204,6 +204,10 @@ def build_world(root: Path) -> MatrixWorld:
         patch.setattr("evaluation.tasks.enqueue_run", lambda *args, **kwargs: None)
         queued = services.submission_create(user=users[matrix.TEAM], team=team_a, phase=hidden,
                                             image=image_a)
+    # A run that failed for the platform's reason, which the society may run again.
+    failed = Submission.objects.create(phase=hidden, team=team_a, image=image_a,
+                                       submitted_by=users[matrix.TEAM], status="failed",
+                                       failure_reason="platform_error", attempts=3)
     phase_publish(phase=hidden, actor=users[matrix.SOCIETY_ADMIN])
     # An open "ground truth questionable" flag on a hidden case, for the review pages.
     review_flag = CaseFlag.objects.create(
@@ -236,5 +240,6 @@ def build_world(root: Path) -> MatrixWorld:
             "second_challenge": second.slug, "registration": registration_a.pk,
             "team": team_a.slug, "team_colleague": "dave",
             "review_flag": review_flag.pk, "overlay_source": "truth",
+            "failed_submission": failed.pk,
         },
     )
