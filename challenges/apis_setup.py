@@ -23,6 +23,7 @@ from challenges.errors import ChallengeNotFound, ChallengeRejected
 from challenges.forms import (
     MAX_CASES_ZIP_BYTES,
     MAX_LABELS_CSV_BYTES,
+    MAX_MASKS_ZIP_BYTES,
     CaseImportForm,
     ChallengeBasicsForm,
     PhaseForm,
@@ -31,16 +32,16 @@ from challenges.forms import (
 )
 from challenges.models import Challenge, Phase
 from challenges.selectors import access_challenge_for_manager, societies_managed_by
-from challenges.services import cases_import
 from challenges.services_setup import (
     challenge_draft_create,
     challenge_update,
     phase_add,
     phase_update,
 )
+from challenges.truths import MAX_LESIONS_FILE_BYTES
+from challenges.views_wizard import data_import_from_form
 from config.api_errors import error_responses
 from config.errors import DomainError, Forbidden
-from config.uploads import uploaded_file_path
 
 _FORM_OVERHEAD = 64 * 1024  # multipart boundaries and headers
 
@@ -221,16 +222,31 @@ ImportInput = inline_serializer("CaseImport", fields={
                                    "the file name without its extension is the case id."),
     "labels": serializers.FileField(required=False,
                                     help_text="Optional: a CSV file with the header case_id,label."),
+    "masks": serializers.FileField(
+        required=False, help_text="Segmentation challenges only, optional: a zip of mask files "
+        "<case-id>.png|.npy|.nii|.nii.gz, each of its case image's shape."),
+    "lesions": serializers.FileField(
+        required=False, help_text="Detection challenges only, optional: a JSON file "
+        "{case_id: [{x, y} or {x0, y0, x1, y1}, ...]} in pixels."),
 })
+TruthsOutput = inline_serializer("TruthImportReport", fields={
+    "kind": serializers.ChoiceField(choices=["masks", "lesions"]),
+    "cases": serializers.IntegerField(), "truth_version": serializers.IntegerField(),
+    "without_spacing": serializers.IntegerField(
+        help_text="Cases with no pixel spacing for their dimensions (distance metrics cannot "
+        "score them unless the metric spec sets spacing_mm)."),
+}, required=False, help_text="Present when masks or lesions were imported.")
 ImportOutput = inline_serializer("CaseImportReport", fields={
     "phase": serializers.CharField(), "created": serializers.IntegerField(),
     "unchanged": serializers.IntegerField(), "labelled": serializers.IntegerField(),
+    "truths": TruthsOutput,
 })
 
 
 class CaseImportApi(APIView):
-    """Import a zip of cases (and labels) into a phase, de-identified on arrival, as the
-    wizard's data step does: all of it or nothing. Society admins and operators only."""
+    """Import a zip of cases (and labels, masks or lesions) into a phase, de-identified on
+    arrival, as the wizard's data step does: all of it or nothing. Society admins and operators
+    only."""
 
     parser_classes = [MultiPartParser]
     throttle_scope = "uploads"
@@ -238,7 +254,8 @@ class CaseImportApi(APIView):
     @extend_schema(request={"multipart/form-data": ImportInput},
                    responses={201: ImportOutput, **error_responses(400, 404, 413)})
     def post(self, request: Request, slug: str, phase: str) -> Response:
-        limit = MAX_CASES_ZIP_BYTES + MAX_LABELS_CSV_BYTES + _FORM_OVERHEAD
+        limit = (MAX_CASES_ZIP_BYTES + MAX_LABELS_CSV_BYTES + MAX_MASKS_ZIP_BYTES
+                 + MAX_LESIONS_FILE_BYTES + _FORM_OVERHEAD)
         if int(request.META.get("CONTENT_LENGTH") or 0) > limit:
             raise DomainError("too_large", _("The zip is larger than %(n)d GiB; use the "
                                              "import_cases command for large sets.") % {"n": 2},
@@ -248,16 +265,14 @@ class CaseImportApi(APIView):
         form = CaseImportForm({"phase": phase_obj.slug}, request.FILES, challenge=challenge)
         if not form.is_valid():
             raise form_problems(form)
-        labels = form.cleaned_data.get("labels")
         assert isinstance(request.user, User)
-        with uploaded_file_path(form.cleaned_data["cases"]) as cases_path:
-            if labels is None:
-                report = cases_import(phase=phase_obj, path=cases_path, actor=request.user)
-            else:
-                with uploaded_file_path(labels) as labels_path:
-                    report = cases_import(phase=phase_obj, path=cases_path,
-                                          labels_path=labels_path, actor=request.user)
-        return Response({"phase": phase_obj.slug, "created": report.created,
-                         "unchanged": report.unchanged, "labelled": report.labelled},
-                        status=status.HTTP_201_CREATED)
+        report = data_import_from_form(form, phase_obj, request.user)
+        body: dict[str, Any] = {"phase": phase_obj.slug, "created": report.cases.created,
+                                "unchanged": report.cases.unchanged,
+                                "labelled": report.cases.labelled}
+        if report.truths is not None:
+            body["truths"] = {"kind": report.truth_kind, "cases": report.truths.cases,
+                              "truth_version": report.truths.truth_version,
+                              "without_spacing": report.truths.without_spacing}
+        return Response(body, status=status.HTTP_201_CREATED)
 

@@ -17,8 +17,10 @@ from challenges.models import (
     TaskType,
 )
 from challenges.services_setup import labels_problem
+from challenges.truths import MAX_LESIONS_FILE_BYTES
 
 MAX_CASES_ZIP_BYTES = 2 * 1024**3  # larger sets: the import_cases command
+MAX_MASKS_ZIP_BYTES = 2 * 1024**3
 MAX_LABELS_CSV_BYTES = 16 * 1024**2
 MAX_LABELS = 100
 
@@ -177,8 +179,26 @@ def phase_initial(phase: Phase) -> dict[str, Any]:
     return initial
 
 
+def _zip_upload(upload: Any, limit: int) -> Any:
+    """An uploaded zip within `limit` bytes (larger sets: the import_cases command)."""
+    if upload.size > limit:
+        raise forms.ValidationError(_("The zip is larger than %(n)d GiB; use the import_cases "
+                                      "command for large sets.") % {"n": limit // 1024**3})
+    if not zipfile.is_zipfile(upload):
+        raise forms.ValidationError(_("This is not a zip file."))
+    upload.seek(0)
+    return upload
+
+
+# The ground-truth upload each task type takes besides the labels CSV.
+TRUTH_FIELDS: dict[str, str] = {TaskType.SEGMENTATION.value: "masks",
+                                TaskType.DETECTION.value: "lesions"}
+
+
 class CaseImportForm(forms.Form):
-    """Step 4: a zip of case files (one file per case, named by its case id) and labels."""
+    """Step 4: a zip of case files (one file per case, named by its case id) and labels; for
+    segmentation a zip of masks, for detection a lesions JSON file (`challenges.truths`). A
+    ground-truth upload of another task type is refused on its field."""
 
     phase = forms.ModelChoiceField(queryset=Phase.objects.none(), label=_("Phase"),
                                    to_field_name="slug", empty_label=None)
@@ -189,19 +209,51 @@ class CaseImportForm(forms.Form):
     labels = forms.FileField(
         label=_("Labels (CSV)"), required=False,
         help_text=_("Optional: a CSV file with the header case_id,label."))
+    masks = forms.FileField(
+        label=_("Segmentation masks (zip)"), required=False,
+        help_text=_("Optional: a zip of mask files named <case-id>.png, .npy, .nii or .nii.gz, "
+                    "each of its case image's shape, holding label values 0 to K-1. The cases "
+                    "may be in this upload or imported earlier."))
+    lesions = forms.FileField(
+        label=_("Lesions (JSON)"), required=False,
+        help_text=_("Optional: a JSON file {case_id: [lesion, ...]}, a lesion being a point "
+                    "{\"x\", \"y\"} or a box {\"x0\", \"y0\", \"x1\", \"y1\"} in pixels, "
+                    "as the challenge's hit criterion needs."))
 
     def __init__(self, *args: Any, challenge: Challenge, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["phase"].queryset = challenge.phases.order_by("id")  # type: ignore[attr-defined]
+        self.task_type = challenge.task_type
+        self.task_label = challenge.get_task_type_display()
+
+    def shown_fields(self) -> list[forms.BoundField]:
+        """The fields of this challenge's task type (and any field with an error)."""
+        wanted = TRUTH_FIELDS.get(self.task_type)
+        return [self[name] for name in self.fields
+                if name not in TRUTH_FIELDS.values() or name == wanted or self[name].errors]
+
+    def _truth_upload(self, name: str) -> Any:
+        """The upload of ground-truth field `name`, refused when the task type takes another."""
+        upload = self.cleaned_data.get(name)
+        if upload is not None and TRUTH_FIELDS.get(self.task_type) != name:
+            task = TaskType.SEGMENTATION if name == "masks" else TaskType.DETECTION
+            raise forms.ValidationError(_(
+                "%(what)s are ground truth only for %(task)s challenges; this one is a %(this)s "
+                "task.") % {"what": _("Masks") if name == "masks" else _("Lesion points and boxes"),
+                            "task": task.label, "this": self.task_label})
+        return upload
 
     def clean_cases(self) -> Any:
-        upload = self.cleaned_data["cases"]
-        if upload.size > MAX_CASES_ZIP_BYTES:
-            raise forms.ValidationError(_("The zip is larger than %(n)d GiB; use the import_cases "
-                                          "command for large sets.") % {"n": 2})
-        if not zipfile.is_zipfile(upload):
-            raise forms.ValidationError(_("This is not a zip file."))
-        upload.seek(0)
+        return _zip_upload(self.cleaned_data["cases"], MAX_CASES_ZIP_BYTES)
+
+    def clean_masks(self) -> Any:
+        upload = self._truth_upload("masks")
+        return None if upload is None else _zip_upload(upload, MAX_MASKS_ZIP_BYTES)
+
+    def clean_lesions(self) -> Any:
+        upload = self._truth_upload("lesions")
+        if upload is not None and upload.size > MAX_LESIONS_FILE_BYTES:
+            raise forms.ValidationError(_("The lesions file is too large."))
         return upload
 
     def clean_labels(self) -> Any:

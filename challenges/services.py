@@ -100,6 +100,9 @@ def _iter_sources(path: Path) -> Iterator[tuple[str, bytes]]:
                     continue
                 if info.file_size > MAX_IMPORT_FILE_BYTES:
                     raise ImportRejected("too_large", _("%(name)s is too large.") % {"name": name})
+                if info.flag_bits & 0x1:
+                    raise ImportRejected("encrypted", _("%(name)s is encrypted; send it without a "
+                                                        "password.") % {"name": name})
                 yield name, archive.read(info)
     elif path.is_file():
         yield path.name, path.read_bytes()
@@ -200,13 +203,15 @@ def truth_correct(*, phase: Phase, case_id: str, value: Any, actor: User | None,
 
 
 def cases_import(*, phase: Phase, path: Path, labels_path: Path | None = None,
-                 actor: User | None = None, site: str = "") -> ImportReport:
+                 actor: User | None = None, site: str = "",
+                 stored: list[str] | None = None) -> ImportReport:
     """De-identify and store every file under `path` as one case each; attach labels.
 
     The case id is the file name without its extension. Re-importing an identical case is a
     no-op; a different file under an existing case id is refused. New cases record `site` (the
     steward's label for the sending site), the device manufacturer the de-identified file keeps,
-    and what de-identification did as counts per action.
+    and what de-identification did as counts per action. The storage keys it writes are also
+    appended to `stored`, for a caller whose enclosing transaction may still roll back.
     """
     site = site.strip()
     if len(site) > 64 or not site.isprintable():
@@ -259,6 +264,8 @@ def cases_import(*, phase: Phase, path: Path, labels_path: Path | None = None,
         for key in written:
             default_storage.delete(key)
         raise
+    if stored is not None:
+        stored.extend(written)
     return ImportReport(created=created, unchanged=len(results) - created, labelled=len(labels))
 
 

@@ -7,9 +7,14 @@ or none of it, audited. Only the society's admins and operators may call them; e
 Which label sets a task type takes: `challenges.contract.label_set_check`.
 """
 
+import zipfile
+import zlib
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
@@ -17,8 +22,10 @@ from accounts.models import Society, User
 from accounts.permissions import can_manage_society
 from audit.services import audit_record
 from challenges.contract import label_set_check
-from challenges.errors import ChallengeRejected
+from challenges.errors import ChallengeRejected, ImportRejected
 from challenges.models import Challenge, GroundTruth, Phase
+from challenges.services import ImportReport, cases_import
+from challenges.truths import TruthReport, lesions_import, masks_import
 from config.errors import Conflict, DomainError, Forbidden
 
 BINARY = "binary-classification"
@@ -173,3 +180,47 @@ def challenge_publish(*, challenge: Challenge, actor: User) -> Challenge:
     audit_record(actor=actor, action="challenge.publish", target_type="challenge",
                  target_id=challenge.pk, detail={"phases": challenge.phases.count()})
     return challenge
+
+
+@dataclass(frozen=True)
+class DataImportReport:
+    cases: ImportReport
+    truths: TruthReport | None = None
+    truth_kind: str = ""  # "masks" or "lesions" when `truths` is set
+
+
+_DAMAGED_ZIP = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError)
+
+
+def phase_data_import(*, phase: Phase, actor: User, cases_path: Path,
+                      labels_path: Path | None = None, masks_path: Path | None = None,
+                      lesions_path: Path | None = None) -> DataImportReport:
+    """The wizard's data step: the cases (and labels) of `cases_path` (`cases_import`), then the
+    segmentation masks (a zip, `masks_import`) or detection lesions (a JSON file,
+    `lesions_import`) of those cases and of cases imported earlier. One transaction: when any
+    part is refused (ImportRejected), no row and no stored file of the import remains."""
+    _require_manager(actor, phase.challenge.society)
+    stored: list[str] = []
+    try:
+        with transaction.atomic():
+            cases = cases_import(phase=phase, path=cases_path, labels_path=labels_path,
+                                 actor=actor, stored=stored)
+            truths, kind = None, ""
+            if masks_path is not None:
+                truths, kind = masks_import(phase=phase, path=masks_path, actor=actor), "masks"
+            if lesions_path is not None:
+                truths, kind = lesions_import(phase=phase, path=lesions_path,
+                                              actor=actor), "lesions"
+    except _DAMAGED_ZIP as exc:
+        _delete(stored)
+        raise ImportRejected("bad_zip", _("A zip file is damaged: one of its files cannot be "
+                                          "read.")) from exc
+    except BaseException:
+        _delete(stored)
+        raise
+    return DataImportReport(cases=cases, truths=truths, truth_kind=kind)
+
+
+def _delete(keys: list[str]) -> None:
+    for key in keys:
+        default_storage.delete(key)

@@ -23,15 +23,16 @@ from challenges.selectors import (
     phases_of,
     societies_managed_by,
 )
-from challenges.services import cases_import
 from challenges.services_setup import (
+    DataImportReport,
     challenge_draft_create,
     challenge_update,
     phase_add,
+    phase_data_import,
     phase_update,
 )
 from config.errors import DomainError
-from config.uploads import uploaded_file_path
+from config.uploads import uploaded_file_paths
 
 
 def manager_challenge(request: HttpRequest, slug: str) -> Challenge:
@@ -53,6 +54,23 @@ def _manager_phase(challenge: Challenge, slug: str) -> Phase:
 def _actor(request: HttpRequest) -> User:
     assert isinstance(request.user, User)  # login_required
     return request.user
+
+
+def data_import_from_form(form: CaseImportForm, phase: Phase, actor: User) -> DataImportReport:
+    """Import a valid data-step form's uploads into `phase` (`phase_data_import`)."""
+    data = form.cleaned_data
+    with uploaded_file_paths(data["cases"], data.get("labels"), data.get("masks"),
+                             data.get("lesions")) as (cases, labels, masks, lesions):
+        assert cases is not None  # a required field
+        return phase_data_import(phase=phase, actor=actor, cases_path=cases, labels_path=labels,
+                                 masks_path=masks, lesions_path=lesions)
+
+
+def truths_message(report: DataImportReport) -> str:
+    assert report.truths is not None
+    what = _("masks") if report.truth_kind == "masks" else _("lesions")
+    return _("Ground truth version %(version)d: %(what)s of %(n)d cases.") % {
+        "version": report.truths.truth_version, "what": what, "n": report.truths.cases}
 
 
 def _status(form_is_bound: bool) -> int:
@@ -157,23 +175,23 @@ def wizard_data(request: HttpRequest, slug: str) -> HttpResponse:
     form = CaseImportForm(request.POST or None, request.FILES or None, challenge=challenge)
     if request.method == "POST" and form.is_valid():
         phase = form.cleaned_data["phase"]
-        labels = form.cleaned_data.get("labels")
         try:
-            with uploaded_file_path(form.cleaned_data["cases"]) as cases_path:
-                if labels is None:
-                    report = cases_import(phase=phase, path=cases_path, actor=_actor(request))
-                else:
-                    with uploaded_file_path(labels) as labels_path:
-                        report = cases_import(phase=phase, path=cases_path,
-                                              labels_path=labels_path, actor=_actor(request))
+            report = data_import_from_form(form, phase, _actor(request))
         except ImportRejected as exc:
             form.add_error(None, _("Nothing was imported: %(reason)s") % {"reason": exc.message})
         else:
             messages.success(request, _(
                 "Imported into “%(phase)s”: %(created)d new cases, %(unchanged)d already "
                 "present, %(labelled)d labels.") % {
-                    "phase": phase.slug, "created": report.created,
-                    "unchanged": report.unchanged, "labelled": report.labelled})
+                    "phase": phase.slug, "created": report.cases.created,
+                    "unchanged": report.cases.unchanged, "labelled": report.cases.labelled})
+            if report.truths is not None:
+                messages.success(request, truths_message(report))
+                if report.truths.without_spacing:
+                    messages.warning(request, _(
+                        "%(n)d cases have no pixel spacing for their dimensions: set spacing_mm "
+                        "in the metric spec, or distance metrics cannot score them.") % {
+                            "n": report.truths.without_spacing})
             return redirect("challenges:wizard-data", slug=challenge.slug)
     counts = [(p, *phase_case_count(p)) for p in challenge.phases.order_by("id")]
     return render(request, "challenges/wizard/data.html", {

@@ -9,7 +9,7 @@ with a server error. This handler keeps at most a short extension; the name itse
 import os
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -42,3 +42,12 @@ def uploaded_file_path(upload: UploadedFile) -> Iterator[Path]:
             copy.write(chunk)
         copy.flush()
         yield Path(copy.name)
+
+
+@contextmanager
+def uploaded_file_paths(*uploads: UploadedFile | None) -> Iterator[list[Path | None]]:
+    """`uploaded_file_path` for several optional uploads at once: a path for each upload, None
+    for each left out (in the same order)."""
+    with ExitStack() as stack:
+        yield [None if upload is None else stack.enter_context(uploaded_file_path(upload))
+               for upload in uploads]

@@ -106,7 +106,8 @@ class UnpublishApi(APIView):
 
 
 _SHARD_FIELDS = ("index", "count", "state", "node", "verdict", "exit_code", "duration_s",
-                 "failure_reason", "failure_detail", "output_error")
+                 "failure_reason", "failure_detail", "output_error", "peak_memory_bytes",
+                 "cpu_seconds", "output_bytes")
 
 
 def run_payload(submission: Submission) -> dict[str, Any]:
@@ -130,6 +131,12 @@ RunOutput = inline_serializer("SocietyRun", fields={
     "attempts": serializers.IntegerField(),
     "nodes": serializers.ListField(child=serializers.CharField()),
     "duration_s": serializers.FloatField(allow_null=True),
+    "peak_memory_bytes": serializers.IntegerField(
+        allow_null=True, help_text="Peak memory of the container (sampled); null when unknown."),
+    "cpu_seconds": serializers.FloatField(
+        allow_null=True, help_text="CPU time of the container (sampled); null when unknown."),
+    "output_bytes": serializers.IntegerField(
+        allow_null=True, help_text="Bytes collected from /output; null when unknown."),
     "created": serializers.DateTimeField(), "finished": serializers.DateTimeField(allow_null=True),
     "shards": serializers.ListField(child=serializers.DictField()),
 })

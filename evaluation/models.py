@@ -122,6 +122,9 @@ class RunRecord(models.Model):
     logs = models.TextField(blank=True)
     output_error = models.CharField(max_length=200, blank=True)
     node = models.CharField(max_length=128, blank=True)
+    peak_memory_bytes = models.BigIntegerField(null=True, blank=True)
+    cpu_seconds = models.FloatField(null=True, blank=True)
+    output_bytes = models.BigIntegerField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"run of submission {self.submission_id}: {self.verdict}"
@@ -156,6 +159,9 @@ class RunShard(models.Model):
     failure_reason = models.CharField(max_length=32, choices=FailureReason.choices, blank=True)
     failure_detail = models.CharField(max_length=200, blank=True)
     predictions = models.JSONField(null=True, blank=True)
+    peak_memory_bytes = models.BigIntegerField(null=True, blank=True)
+    cpu_seconds = models.FloatField(null=True, blank=True)
+    output_bytes = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["submission", "index"]

@@ -323,6 +323,8 @@ def record_outcome(submission: Submission, outcome: RunOutcome, failure: Failure
         "verdict": outcome.verdict, "exit_code": outcome.exit_code,
         "duration_s": outcome.duration_s, "logs": db_text(outcome.logs),
         "output_error": db_text(outcome.output_error or "")[:200], "node": submission.node,
+        "peak_memory_bytes": outcome.peak_memory_bytes, "cpu_seconds": outcome.cpu_seconds,
+        "output_bytes": outcome.output_bytes,
     })
     submission.exit_code = outcome.exit_code
     if failure is not None and failure.reason == FailureReason.PLATFORM_ERROR and retry and (

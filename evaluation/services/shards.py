@@ -129,6 +129,8 @@ def _record(shard_id: int, outcome: RunOutcome, failure: Failure | None,
         shard.verdict, shard.exit_code = outcome.verdict, outcome.exit_code
         shard.duration_s, shard.logs = outcome.duration_s, db_text(outcome.logs)
         shard.output_error = db_text(outcome.output_error or "")[:200]
+        shard.peak_memory_bytes, shard.cpu_seconds = outcome.peak_memory_bytes, outcome.cpu_seconds
+        shard.output_bytes = outcome.output_bytes
         retry = (failure is not None and failure.reason == FailureReason.PLATFORM_ERROR
                  and submission.status == Status.RUNNING
                  and shard.attempts < settings.ENCLAVE_RUN_ATTEMPTS)
@@ -158,9 +160,18 @@ def _merged_outcome(shards: list[RunShard]) -> tuple[RunOutcome, Failure | None]
     logs = "".join(f"[shard {s.index + 1}/{s.count}] ({s.state})\n{s.logs}" for s in shards)
     outcome = RunOutcome(verdict=cast(Any, decisive.verdict), exit_code=decisive.exit_code,
                          duration_s=max(s.duration_s for s in shards), logs=logs,
-                         output_error=decisive.output_error or None)
+                         output_error=decisive.output_error or None,
+                         peak_memory_bytes=_known(max, [s.peak_memory_bytes for s in shards]),
+                         cpu_seconds=_known(sum, [s.cpu_seconds for s in shards]),
+                         output_bytes=_known(sum, [s.output_bytes for s in shards]))
     failure = Failure(failed.failure_reason, failed.failure_detail) if failed else None
     return outcome, failure
+
+
+def _known(combine: Any, values: list[Any]) -> Any:
+    """`combine` (max or sum) of the parts' measurements; None when no part was measured."""
+    known = [value for value in values if value is not None]
+    return combine(known) if known else None
 
 
 def _merge_if_complete(submission: Submission) -> None:

@@ -8,6 +8,10 @@ before the image could run (engine down, image missing, root image). The verdict
 is returned when the platform failed after the run (e.g. the host could not store the outputs).
 
 Verdict precedence: timeout > out_of_memory > exit_code > output_invalid > completed.
+
+Resource use (`peak_memory_bytes`, `cpu_seconds`, `output_bytes`) is what the backend could
+measure, None when it could not; the docker backend samples memory and CPU while the container
+runs, so they are lower bounds.
 """
 
 from abc import ABC, abstractmethod
@@ -39,6 +43,9 @@ class RunOutcome:
     duration_s: float
     logs: str
     output_error: str | None = None
+    peak_memory_bytes: int | None = None
+    cpu_seconds: float | None = None
+    output_bytes: int | None = None
 
 
 class SandboxBackend(ABC):
@@ -91,6 +98,12 @@ def cap_logs(raw: bytes, limit: int, *, truncated: bool = False) -> str:
     if truncated:
         text = TRUNCATION_MARK.format(kept=len(raw)) + text
     return text
+
+
+def tree_bytes(root: Path) -> int:
+    """Total size of the regular files under `root` (symlinks not followed)."""
+    return sum(path.stat().st_size for path in root.rglob("*")
+               if path.is_file() and not path.is_symlink())
 
 
 def check_run_dirs(input_dir: Path, output_dir: Path) -> None:

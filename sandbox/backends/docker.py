@@ -32,9 +32,11 @@ from sandbox.backends.base import (
     cap_logs,
     check_run_dirs,
     decide_verdict,
+    tree_bytes,
 )
 from sandbox.backends.image_user import image_user, refuse_root_alias
 from sandbox.backends.output_area import OutputArea, reap_areas
+from sandbox.backends.usage import UsageSampler
 from sandbox.cache import UsageIndex, evict_unused_images
 from sandbox.errors import ImageUnrunnable, SandboxError
 from sandbox.limits import RunLimits
@@ -69,6 +71,8 @@ class _Finished:
     oom_killed: bool
     duration_s: float
     logs: str
+    peak_memory_bytes: int | None = None
+    cpu_seconds: float | None = None
 
 
 class DockerBackend(SandboxBackend):
@@ -198,8 +202,10 @@ class DockerBackend(SandboxBackend):
             except OSError:
                 logger.exception("sandbox: collecting /output failed on the host")
                 return RunOutcome(
-                    "platform_error", finished.exit_code, finished.duration_s, finished.logs, None
+                    "platform_error", finished.exit_code, finished.duration_s, finished.logs, None,
+                    finished.peak_memory_bytes, finished.cpu_seconds,
                 )
+            output_bytes = tree_bytes(output_dir)
         verdict = decide_verdict(
             timed_out=finished.timed_out,
             oom_killed=finished.oom_killed,
@@ -207,7 +213,8 @@ class DockerBackend(SandboxBackend):
             output_error=output_error,
         )
         return RunOutcome(
-            verdict, finished.exit_code, finished.duration_s, finished.logs, output_error
+            verdict, finished.exit_code, finished.duration_s, finished.logs, output_error,
+            finished.peak_memory_bytes, finished.cpu_seconds, output_bytes,
         )
 
     def _inspect_image(self, image_id: str) -> dict[str, Any]:
@@ -240,8 +247,11 @@ class DockerBackend(SandboxBackend):
         if start_failure is not None:
             code, reason = start_failure
             return _Finished(code, False, False, time.monotonic() - started, reason)
+        sampler = UsageSampler(self._api, container)
+        sampler.start()
         timed_out = self._wait(container, limits.wall_seconds)
         duration = time.monotonic() - started
+        peak_memory, cpu_seconds = sampler.stop()
         try:
             state = self._api.inspect_container(container)
             raw_logs = self._api.logs(container, stdout=True, stderr=True)
@@ -253,6 +263,8 @@ class DockerBackend(SandboxBackend):
             oom_killed=bool(state["State"].get("OOMKilled")),
             duration_s=min(duration, float(limits.wall_seconds)) if timed_out else duration,
             logs=cap_logs(raw_logs, limits.log_bytes, truncated=_logs_rotated(state)),
+            peak_memory_bytes=peak_memory,
+            cpu_seconds=cpu_seconds,
         )
 
     def _start(self, container: str) -> tuple[int, str] | None:

@@ -32,6 +32,7 @@ from sandbox.backends.base import (
     cap_logs,
     check_run_dirs,
     decide_verdict,
+    tree_bytes,
 )
 from sandbox.cache import CachedImage, images_to_evict
 from sandbox.collection import collect_outputs
@@ -114,7 +115,9 @@ class FakeBackend(SandboxBackend):
             output_error = collect_outputs(scratch, output_dir, limits)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-        return _outcome(result, duration, cap_logs(logs, limits.log_bytes), output_error)
+        outcome = _outcome(result, duration, cap_logs(logs, limits.log_bytes), output_error)
+        outcome.output_bytes = tree_bytes(output_dir)  # memory and CPU: unknown here
+        return outcome
 
 
 def _call(behaviour: Behaviour, input_dir: Path, output_dir: Path) -> tuple[int | str, bytes]:

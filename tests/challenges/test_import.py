@@ -104,3 +104,19 @@ def test_import_cases_command_reports_and_refuses_clearly(world, phantom):
     with pytest.raises(CommandError, match="No phase 'nope'"):
         call_command("import_cases", "--challenge", "lesions", "--phase", "nope",
                      str(phantom.sanity_dir))
+
+
+def test_an_encrypted_zip_member_is_refused_with_a_reason(world, tmp_path):
+    archive = tmp_path / "cases.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("case-1.png", b"not really a png")
+    raw = bytearray(archive.read_bytes())
+    # set the "encrypted" flag bit in the local and the central header, as a password tool would
+    raw[6] |= 0x1
+    central = raw.rfind(b"PK\x01\x02")
+    raw[central + 8] |= 0x1
+    archive.write_bytes(bytes(raw))
+    with pytest.raises(ImportRejected) as refused:
+        cases_import(phase=world.phase, path=archive)
+    assert refused.value.code == "encrypted" and "case-1.png" in refused.value.message
+    assert not world.phase.cases.exists()

@@ -22,11 +22,6 @@ client_for = factories.api_client_for
 
 
 @pytest.fixture
-def admin(world):
-    return factories.society_member(world.society, "admin", "jrs-admin")
-
-
-@pytest.fixture
 def api(admin):
     return client_for(admin)
 

@@ -27,17 +27,6 @@ def edit(slug: str, step: str) -> str:
     return f"/society/challenges/{slug}/edit/{step}/"
 
 
-@pytest.fixture
-def admin(world):
-    return factories.society_member(world.society, "admin", "jrs-admin")
-
-
-@pytest.fixture
-def admin_client(client, admin):
-    factories.login_verified(client, admin)
-    return client
-
-
 def png(seed: int) -> bytes:
     values = ((np.arange(64).reshape(8, 8) * (seed + 3)) % 251).astype(np.uint8)
     buffer = io.BytesIO()

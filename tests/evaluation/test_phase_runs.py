@@ -212,3 +212,40 @@ def test_the_pages_speak_japanese(world, client, admin):
 
     assert "実行一覧" in listing and "終了コード" in listing and "1 件の実行" in listing
     assert f"投稿 {submission.pk} の実行" in detail and "分割実行" in detail
+
+
+def test_resource_use_is_shown_to_the_society_and_never_to_the_team(world, client, admin):
+    """world.phase is hidden: the society sees peak memory and CPU time on the pages and in
+    the API; the team's own submission page shows neither."""
+    assert world.phase.is_hidden
+    submission = make_run(world, world.team, world.member, shards=1)
+    RunRecord.objects.filter(submission=submission).update(
+        peak_memory_bytes=96 * 1024 * 1024, cpu_seconds=7.25, output_bytes=2048)
+    RunShard.objects.filter(submission=submission).update(
+        peak_memory_bytes=80 * 1024 * 1024, cpu_seconds=3.75)
+    unmeasured = make_run(world, world.other_team, world.outsider,
+                          image_id="sha256:" + "cd" * 32)
+    factories.login_verified(client, admin)
+
+    listing = client.get(runs_url(world)).content.decode()
+    detail = client.get(f"{runs_url(world)}{submission.pk}/").content.decode()
+    api_runs = {run["id"]: run for run in client.get(
+        f"/api/v1/challenges/{world.phase.challenge.slug}/phases/{world.phase.slug}/runs/"
+    ).json()["runs"]}
+
+    assert "96.0\xa0MB" in listing and "7.3 s" in listing
+    assert "96.0\xa0MB" in detail and "7.3 s" in detail and "2.0\xa0KB" in detail
+    assert "80.0\xa0MB" in detail and "3.8 s" in detail  # the part
+    assert api_runs[submission.pk]["peak_memory_bytes"] == 96 * 1024 * 1024
+    assert api_runs[submission.pk]["cpu_seconds"] == 7.25
+    assert api_runs[submission.pk]["output_bytes"] == 2048
+    assert api_runs[submission.pk]["shards"][0]["peak_memory_bytes"] == 80 * 1024 * 1024
+    assert api_runs[unmeasured.pk]["peak_memory_bytes"] is None
+    assert api_runs[unmeasured.pk]["cpu_seconds"] is None
+
+    client.logout()
+    factories.login_verified(client, world.member)
+    team_page = client.get(f"/submissions/{submission.pk}/").content.decode()
+    assert client.get(f"/submissions/{submission.pk}/").status_code == 200
+    assert "96.0\xa0MB" not in team_page and "7.3 s" not in team_page
+    assert "Peak memory" not in team_page

@@ -155,3 +155,21 @@ def test_a_cancelled_sharded_run_drops_its_parts(dispatched, django_capture_on_c
         State.DONE, State.SKIPPED, State.SKIPPED]
     assert not final.shards.filter(predictions__isnull=False).exists()
     assert not Result.objects.filter(submission=final).exists()
+
+
+def test_the_merged_run_sums_cpu_time_and_keeps_the_largest_memory_peak() -> None:
+    from evaluation.models import RunShard as Shard
+    from evaluation.services.shards import _merged_outcome
+
+    parts = [Shard(index=0, count=3, state="done", verdict="completed", duration_s=2.0,
+                   peak_memory_bytes=100, cpu_seconds=1.5, output_bytes=10),
+             Shard(index=1, count=3, state="done", verdict="completed", duration_s=3.0,
+                   peak_memory_bytes=300, cpu_seconds=2.0, output_bytes=20),
+             Shard(index=2, count=3, state="done", verdict="completed", duration_s=1.0)]
+    outcome, failure = _merged_outcome(parts)
+    assert failure is None
+    assert outcome.peak_memory_bytes == 300
+    assert outcome.cpu_seconds == 3.5
+    assert outcome.output_bytes == 30
+    unmeasured, _ = _merged_outcome(parts[2:])
+    assert unmeasured.peak_memory_bytes is None and unmeasured.cpu_seconds is None

@@ -23,6 +23,7 @@ TEST_IMAGES: dict[str, tuple[str, dict[str, str]]] = {
     "exit-one": ("probe", {"PROBE": "exit_one"}),
     "sleeper": ("probe", {"PROBE": "sleeper"}),
     "memory-hog": ("probe", {"PROBE": "memory_hog"}),
+    "resource-user": ("probe", {"PROBE": "resource_user"}),
     "chatter": ("probe", {"PROBE": "chatter"}),
     "inspector": ("probe", {"PROBE": "inspector", "RUN_AS": "nobody"}),
     "symlinker": ("probe", {"PROBE": "symlinker"}),

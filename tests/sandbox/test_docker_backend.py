@@ -106,6 +106,21 @@ def test_memory_limit_means_out_of_memory(run_image) -> None:
     assert "without being stopped" not in outcome.logs
 
 
+def test_resource_use_is_measured(run_image) -> None:
+    outcome = run_image("resource-user")
+    assert outcome.verdict in ("completed", "output_invalid"), outcome
+    assert outcome.peak_memory_bytes is not None
+    assert outcome.peak_memory_bytes >= 64 * 1024 * 1024
+    assert outcome.cpu_seconds is not None
+    assert outcome.cpu_seconds > 0.2
+    assert outcome.output_bytes == 4096
+
+
+def test_a_quiet_run_reports_little_memory(run_image) -> None:
+    outcome = run_image("well-behaved")
+    assert outcome.peak_memory_bytes is None or outcome.peak_memory_bytes < 64 * 1024 * 1024
+
+
 def test_logs_are_capped_keeping_the_tail(run_image) -> None:
     outcome = run_image("chatter", RunLimits(wall_seconds=60, log_bytes=10_000))
     assert outcome.verdict == "completed"

@@ -34,6 +34,20 @@ def sleeper():
     time.sleep(120)
 
 
+def resource_user():
+    """About 80 MiB held, 0.6 s of CPU burnt, 4096 bytes written; held 3 s so stats see it."""
+    block = bytearray(80 * 1024 * 1024)
+    for offset in range(0, len(block), 4096):
+        block[offset] = 1
+    started = time.process_time()
+    while time.process_time() - started < 0.6:
+        pass
+    with open(os.path.join(OUTPUT, "usage.bin"), "wb") as handle:
+        handle.write(bytes(4096))
+    time.sleep(3)
+    print(len(block))
+
+
 def memory_hog():
     chunks = []
     for _ in range(64):  # up to 1 GiB, 16 MiB at a time, every page touched
