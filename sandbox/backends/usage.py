@@ -15,7 +15,9 @@ import docker
 
 logger = logging.getLogger(__name__)
 
-_JOIN_TIMEOUT_S = 5
+# The stream ends some time after the exit (when the engine notices, or the container is
+# removed); a run does not wait for that: what was sampled by then is the answer.
+_JOIN_TIMEOUT_S = 0.2
 
 
 class UsageSampler:
@@ -33,7 +35,8 @@ class UsageSampler:
         self._thread.start()
 
     def stop(self) -> tuple[int | None, float | None]:
-        """Wait briefly for the stream to end; returns (peak memory bytes, CPU seconds)."""
+        """What was sampled so far (peak memory bytes, CPU seconds), after a brief wait for the
+        stream's last sample; the sampling thread ends with the stream, on its own."""
         self._thread.join(_JOIN_TIMEOUT_S)
         return self.peak_memory_bytes, self.cpu_seconds
 
