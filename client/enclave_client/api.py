@@ -130,6 +130,13 @@ class Api:
     def submissions(self) -> list[dict[str, Any]]:
         return self.json("GET", "submissions/")
 
+    def register(self, slug: str, team: str, message: str = "") -> dict[str, Any]:
+        return self.json("POST", f"challenges/{_path(slug)}/registrations/",
+                         json={"team": team, "message": message})
+
+    def registrations(self, slug: str) -> list[dict[str, Any]]:
+        return self.json("GET", f"challenges/{_path(slug)}/registrations/")
+
     def quota(self, slug: str, phase: str, team: str) -> dict[str, Any]:
         return self.json("GET", f"challenges/{_path(slug, 'phases', phase)}/quota/",
                          params={"team": team})

@@ -148,6 +148,22 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def cmd_register(args: argparse.Namespace, config: Config) -> int:
+    """Ask the society to let the team take part (or, with --status, show where it stands)."""
+    api = api_for(config)
+    team = args.team or config.team
+    if args.status:
+        rows = [r for r in api.registrations(args.challenge) if not team or r["team"] == team]
+        print(json.dumps(rows, indent=2) if args.json else show.registrations(rows))
+        return 0
+    if not team:
+        raise ConfigError("Name the team: --team TEAM (or `enclave login --team TEAM`, or "
+                          "ENCLAVE_TEAM).")
+    row = api.register(args.challenge, team, args.message)
+    print(json.dumps(row, indent=2) if args.json else show.registrations([row]))
+    return 0
+
+
 def cmd_quota(args: argparse.Namespace, config: Config) -> int:
     team = args.team or config.team
     if not team:
@@ -253,6 +269,15 @@ def parser() -> argparse.ArgumentParser:
     status.add_argument("--logs", action="store_true", help="show the logs (public phases)")
     status.add_argument("--json", action="store_true")
     status.set_defaults(run=cmd_status)
+
+    register = commands.add_parser("register", help="ask to take part in a challenge")
+    register.add_argument("--challenge", required=True)
+    register.add_argument("--team", help="default: the team of `enclave login --team`")
+    register.add_argument("--message", default="", help="a word to the society")
+    register.add_argument("--status", action="store_true",
+                          help="only show your team's registration, ask for nothing")
+    register.add_argument("--json", action="store_true")
+    register.set_defaults(run=cmd_register)
 
     quota = commands.add_parser("quota", help="what is left of your team's quota on a phase")
     quota.add_argument("--challenge", required=True)

@@ -104,6 +104,27 @@ def quota(data: dict[str, Any]) -> str:
     return line + " (platform failures and cancelled submissions do not count)"
 
 
+REGISTRATION_STATES = {
+    "pending": "waiting for the society's decision",
+    "approved": "approved: the team may submit",
+    "rejected": "rejected",
+    "withdrawn": "withdrawn by the team",
+}
+
+
+def registrations(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "not registered: `enclave register --challenge SLUG` asks the society"
+    lines = []
+    for row in rows:
+        line = (f"{row['challenge']}  team {row['team']}: "
+                f"{REGISTRATION_STATES.get(row['status'], row['status'])}")
+        if row.get("decision_reason"):
+            line += f" ({row['decision_reason']})"
+        lines.append(line)
+    return "\n".join(lines)
+
+
 def leaderboard(board: dict[str, Any]) -> str:
     header = (f"{board['challenge']}/{board['phase']}  primary metric {board['primary_metric']}"
               f"  ranking {board['ranking_method']}")

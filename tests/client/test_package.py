@@ -23,7 +23,7 @@ def test_the_client_runs_without_the_server_code(tmp_path):
 
     assert imports.returncode == 0, imports.stdout + imports.stderr
     assert usage.returncode == 0, usage.stderr
-    for command in ("login", "push", "submit", "status", "leaderboard", "validate"):
+    for command in ("login", "push", "submit", "status", "leaderboard", "validate", "register"):
         assert command in usage.stdout
 
 
