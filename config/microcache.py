@@ -41,7 +41,7 @@ class _Kept:
 
 _TOKEN_FIELD = re.compile(rb'(name="csrfmiddlewaretoken" value=")[A-Za-z0-9]+(")')
 _PLACEHOLDER = b"\x00csrf\x00"
-_MAX_ENTRIES = 512
+_MAX_ENTRIES = 256
 # One copy per worker process, shared by its threads (and by every handler of the process).
 _entries: OrderedDict[tuple[str, str], _Kept] = OrderedDict()
 _lock = threading.Lock()
@@ -53,11 +53,15 @@ def forget_all() -> None:
         _entries.clear()
 
 
-def anonymous_cacheable(view: ViewFunc) -> ViewFunc:
+def anonymous_cacheable(*params: str) -> Callable[[ViewFunc], ViewFunc]:
     """Mark a view whose answer to an anonymous GET is the same for every anonymous visitor of a
-    language (it must show nothing that depends on the visitor but the CSRF token)."""
-    view.anonymous_cacheable = True  # type: ignore[attr-defined]
-    return view
+    language (it must show nothing that depends on the visitor but the CSRF token). Only requests
+    whose query names no parameter but `params` take part, so that made-up queries cannot fill
+    the copies."""
+    def mark(view: ViewFunc) -> ViewFunc:
+        view.anonymous_cacheable = frozenset(params)  # type: ignore[attr-defined]
+        return view
+    return mark
 
 
 class AnonymousMicroCacheMiddleware:
@@ -97,7 +101,8 @@ class AnonymousMicroCacheMiddleware:
             match = resolve(request.path_info)
         except Resolver404:
             return False
-        return getattr(match.func, "anonymous_cacheable", False)
+        params = getattr(match.func, "anonymous_cacheable", None)
+        return params is not None and set(request.GET) <= params
 
     @staticmethod
     def _keep(request: HttpRequest, response: HttpResponse, expires: float) -> _Kept | None:

@@ -61,7 +61,7 @@ def _phase_or_404(request: HttpRequest, slug: str, phase: str) -> Phase:
         raise Http404(exc.message) from exc
 
 
-@anonymous_cacheable
+@anonymous_cacheable("page")
 def leaderboard(request: HttpRequest, slug: str, phase: str) -> HttpResponse:
     """The board's HTML and the snapshot list are made once per leaderboard version (and
     language) and cached; they are the same for everyone who may see the board, and hold

@@ -150,10 +150,13 @@ def flags(request: HttpRequest, slug: str, phase: str) -> HttpResponse:
     """Open flags, for every reviewer; the society's admins decide them here."""
     phase_obj = phase_or_404(request, slug, phase)
     flagged = open_flags(phase_obj)
+    truths = current_truths(phase_obj, [f.case_id for f in flagged])
+    audit_record(actor=signed_in_user(request), action="review.flags_viewed", target_type="phase",
+                 target_id=phase_obj.pk, detail={"cases": sorted({f.case_id for f in flagged}),
+                                                 "truth_version": phase_obj.truth_version})
     return render(request, "review/flags.html", {
         "phase": phase_obj, "challenge": phase_obj.challenge, "open_flags": flagged,
-        "truths": current_truths(phase_obj, [f.case_id for f in flagged]),
-        "decided": recent_flags(phase_obj), "labels": phase_obj.challenge.labels,
+        "truths": truths, "decided": recent_flags(phase_obj), "labels": phase_obj.challenge.labels,
         "can_correct": can_correct_truth(request.user, phase_obj),
         "label_task": phase_obj.challenge.task_type in services.LABEL_TASKS,
     })

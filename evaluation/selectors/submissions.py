@@ -130,14 +130,17 @@ def _society_may_see_runs(user: AnyUser, phase: Phase) -> None:
 
 def phase_runs_for_society(user: AnyUser, phase: Phase, *, status: str = "",
                            team: str = "") -> QuerySet[Submission]:
-    """Every submission of `phase` (all teams), newest first, optionally only those with `status`
-    and of the team with slug `team`; for the owning society and operators only. Team, image, run
+    """Every submission of `phase` (all teams but the user's own: a conflict of interest), newest
+    first, optionally only those with `status` and of the team with slug `team`; for the owning
+    society and operators only. Team, image, run
     (without its logs) and shards (without logs or predictions) come with the rows, so a page
     costs the same number of queries however many rows it holds. `phase` must come with its
     challenge and society (as `access_phase_by_user` returns it)."""
     _society_may_see_runs(user, phase)
     shards = RunShard.objects.defer("logs", "predictions").order_by("index")
-    runs = Submission.objects.filter(phase=phase).select_related(
+    runs = Submission.objects.filter(phase=phase).exclude(
+        team__memberships__user_id=user.pk or 0  # conflict of interest: not one's own team's
+    ).select_related(
         "team", "image", "run"
     ).defer("run__logs").prefetch_related(
         Prefetch("shards", queryset=shards, to_attr="shard_list")
@@ -164,7 +167,9 @@ def phase_run_for_society(user: AnyUser, phase: Phase, submission_id: int) -> Su
     submission = Submission.objects.filter(phase=phase, pk=submission_id).select_related(
         "team", "image", "run", "submitted_by"
     ).prefetch_related(Prefetch("shards", queryset=shards, to_attr="shard_list")).first()
-    if submission is None:
+    if submission is None or submission.team.memberships.filter(user_id=user.pk or 0).exists():
+        # a society member who is also on the submitting team has a conflict of interest: the
+        # team's hidden-phase logs must not reach it through the society's pages
         raise SubmissionNotFound("submission_not_found", _("No such submission."))
     if phase.is_hidden and hasattr(submission, "run"):
         audit_record(actor=user if isinstance(user, User) else None,

@@ -146,3 +146,16 @@ def test_a_visitor_with_any_other_cookie_reaches_the_view(clock, world):
     visitor = Client()
     visitor.cookies["messages"] = "something for this visitor only"
     assert queries_of(visitor, page_url)[0] > 0
+
+
+@pytest.mark.django_db
+def test_made_up_query_parameters_reach_the_view_and_are_not_kept(clock, world):
+    slug, _ = scored_board(world, 1)
+    page_url, api_url = urls(slug)
+    client = Client()
+    for url in (f"{page_url}?page=1", f"{api_url}?offset=0&limit=5"):
+        queries_of(client, url)
+        assert queries_of(client, url)[0] == 0  # the view's own parameters: kept
+    for url in (f"{page_url}?x=1", f"{api_url}?offset=0&junk=2"):
+        queries_of(client, url)
+        assert queries_of(client, url)[0] > 0  # anything else: never kept

@@ -249,3 +249,24 @@ def test_resource_use_is_shown_to_the_society_and_never_to_the_team(world, clien
     assert client.get(f"/submissions/{submission.pk}/").status_code == 200
     assert "96.0\xa0MB" not in team_page and "7.3 s" not in team_page
     assert "Peak memory" not in team_page
+
+
+def test_a_society_member_on_a_team_never_sees_that_teams_runs(world, client):
+    """Conflict of interest: the physician is also on team-a; team-a's hidden logs must not
+    reach team-a through the society's pages (list, page and API), other teams' runs do show."""
+    conflicted = factories.team_member(world.team, "dr-on-team-a")
+    SocietyMembership.objects.create(user=conflicted, society=world.society, role="physician")
+    own = make_run(world, world.team, world.member)
+    other = make_run(world, world.other_team, world.outsider, image_id="sha256:" + "cd" * 32)
+    factories.login_verified(client, conflicted)
+
+    listing = client.get(runs_url(world)).content.decode()
+    assert f"{runs_url(world)}{other.pk}/" in listing
+    assert f"{runs_url(world)}{own.pk}/" not in listing
+    assert client.get(f"{runs_url(world)}{own.pk}/").status_code == 404
+    api = factories.api_client_for(conflicted)
+    base = (f"/api/v1/challenges/{world.phase.challenge.slug}/phases/{world.phase.slug}/runs/")
+    assert api.get(f"{base}{own.pk}/").status_code == 404
+    assert [r["id"] for r in api.get(base).json()["runs"]] == [other.pk]
+    assert not AuditEvent.objects.filter(action="evaluation.run_logs_viewed",
+                                         target_id=own.pk).exists()

@@ -147,6 +147,8 @@ def test_the_admin_corrects_a_flagged_truth_from_the_flags_page(review_world, mo
     client_of(w.physician).post(BASE + "cases/c-004/flags/", {"reason": "looks absent"})
     flag = CaseFlag.objects.get()
     assert "looks absent" in client_of(w.physician).get(BASE + "flags/").content.decode()
+    viewed = AuditEvent.objects.get(action="review.flags_viewed")  # it shows the current truth
+    assert viewed.actor == w.physician and viewed.detail["cases"] == [flag.case_id]
     refused = client_of(w.physician).post(BASE + f"flags/{flag.pk}/resolve/", {
         "action": "correct", "label": "absent"})
     assert refused.status_code == 302
