@@ -21,7 +21,7 @@ from challenges.selectors import (
     access_registration_by_user,
     registrations_for_challenge,
 )
-from challenges.services import (
+from challenges.services_registration import (
     MAX_REGISTRATION_TEXT,
     registration_decide,
     registration_request,

@@ -4,7 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Team
-from challenges.services import MAX_REGISTRATION_TEXT
+from challenges.services_registration import MAX_REGISTRATION_TEXT
 
 
 class RegistrationRequestForm(forms.Form):

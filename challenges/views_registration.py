@@ -24,7 +24,7 @@ from challenges.selectors import (
     can_view_registrations,
     registrations_for_challenge,
 )
-from challenges.services import registration_decide, registration_request, registration_withdraw
+from challenges.services_registration import registration_decide, registration_request, registration_withdraw
 from config.errors import DomainError
 
 

@@ -16,7 +16,8 @@ from django.db import transaction
 from accounts import services as accounts
 from accounts.models import SocietyRole, Team, TeamRole, User
 from challenges.models import Challenge, Phase
-from challenges.services import cases_import, registration_ensure_approved
+from challenges.services import cases_import
+from challenges.services_registration import registration_ensure_approved
 from examples.phantom import build_phantom
 
 CHALLENGE = "lesion-phantom"

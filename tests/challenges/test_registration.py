@@ -5,7 +5,7 @@ import pytest
 
 from audit.models import AuditEvent
 from challenges.models import Registration, RegistrationMode, RegistrationStatus
-from challenges.services import registration_decide, registration_request, registration_withdraw
+from challenges.services_registration import registration_decide, registration_request, registration_withdraw
 from evaluation import services as evaluation
 from evaluation.models import Submission
 from tests import factories

@@ -3,7 +3,7 @@
 import json
 
 from challenges.models import Registration, RegistrationStatus
-from challenges.services import registration_decide
+from challenges.services_registration import registration_decide
 from tests import factories
 
 
