@@ -21,7 +21,6 @@ from accounts.selectors import (
 from accounts.services import (
     api_token_obtain,
     api_token_revoke,
-    team_membership_create,
     team_membership_leave,
     team_membership_remove,
     team_membership_role_change,
@@ -123,28 +122,13 @@ class TeamListApi(APIView):
 
 
 class TeamMemberListApi(APIView):
-    """GET: the team's members (for its members; any other team is not found). POST: a lead
-    adds an existing user by user name."""
-
-    class MemberAddInput(serializers.Serializer):
-        username = serializers.CharField(max_length=150)
-        role = serializers.ChoiceField(choices=TeamRole.choices, default=TeamRole.MEMBER)
+    """The team's members (for its members; any other team is not found). Leads invite new
+    members (`/teams/{slug}/invitations/`); nobody is added without accepting."""
 
     @extend_schema(responses={200: TeamMemberOutput(many=True)})
     def get(self, request: Request, slug: str) -> Response:
         team = access_team_by_member(request.user, slug).team
         return Response(TeamMemberOutput(team_members(team), many=True).data)
-
-    @extend_schema(request=MemberAddInput,
-                   responses={201: TeamMemberOutput, **error_responses(403, 409)})
-    def post(self, request: Request, slug: str) -> Response:
-        data = self.MemberAddInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        team = access_team_by_member(request.user, slug).team
-        membership = team_membership_create(
-            team=team, actor=request.user,  # type: ignore[arg-type]
-            username=data.validated_data["username"], role=data.validated_data["role"])
-        return Response(TeamMemberOutput(membership).data, status=status.HTTP_201_CREATED)
 
 
 class TeamMemberDetailApi(APIView):

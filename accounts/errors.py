@@ -23,3 +23,7 @@ class ApiTokenNotFound(NotFound):
 
 class TeamNotFound(NotFound):
     """A team the caller is not a member of reads as one that does not exist."""
+
+
+class InvitationNotFound(NotFound):
+    """An invitation that is not the caller's to answer (or their team's to revoke)."""

@@ -41,8 +41,8 @@ class OtpResetForm(forms.Form):
     username = forms.CharField(label=_("User name"), max_length=150)
 
 
-class TeamMemberAddForm(forms.Form):
-    username = forms.CharField(label=_("User name"), max_length=150)
+class TeamInviteForm(forms.Form):
+    invitee = forms.CharField(label=_("User name or e-mail address"), max_length=254)
     role = forms.ChoiceField(label=_("Role"), choices=TeamRole.choices, initial=TeamRole.MEMBER)
 
 

@@ -102,3 +102,41 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.name})"
+
+
+class InvitationStatus(models.TextChoices):
+    PENDING = "pending", _("pending")
+    ACCEPTED = "accepted", _("accepted")
+    DECLINED = "declined", _("declined")
+    REVOKED = "revoked", _("revoked")
+
+
+class TeamInvitation(models.Model):
+    """A lead's invitation to join a team; membership starts only when the invitee accepts.
+
+    `invitee` is what the lead typed (a user name or an e-mail address); `user` is the account it
+    named when the invitation was made, or null when it named none. Nothing shown to the lead
+    tells the two apart. A pending invitation lapses at `expires_at`.
+    """
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="invitations")
+    invitee = models.CharField(_("invitee"), max_length=254)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True,
+                             blank=True, related_name="team_invitations")
+    role = models.CharField(max_length=16, choices=TeamRole.choices, default=TeamRole.MEMBER)
+    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                   null=True, blank=True, related_name="+")
+    status = models.CharField(max_length=16, choices=InvitationStatus.choices,
+                              default=InvitationStatus.PENDING)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires"))
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("team invitation")
+        verbose_name_plural = _("team invitations")
+        ordering = ["-created", "-id"]
+        indexes = [models.Index(fields=["user", "status"], name="invitation_user_status")]
+
+    def __str__(self) -> str:
+        return f"{self.invitee}→{self.team} ({self.status})"

@@ -1,4 +1,5 @@
-"""Reads for accounts: second-factor devices, API tokens and the caller's teams."""
+"""Reads for accounts: second-factor devices, API tokens, the caller's teams and team
+invitations."""
 
 import hashlib
 
@@ -7,9 +8,19 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.errors import ApiTokenNotFound, TeamNotFound
-from accounts.models import ApiToken, Team, TeamMembership, User
-from accounts.permissions import AnyUser
+from accounts.errors import ApiTokenNotFound, InvitationNotFound, TeamNotFound
+from accounts.models import (
+    ApiToken,
+    InvitationStatus,
+    Team,
+    TeamInvitation,
+    TeamMembership,
+    User,
+)
+from accounts.permissions import AnyUser, is_team_lead
+from config.errors import Forbidden
+
+OPEN_FOR_LEADS = (InvitationStatus.PENDING, InvitationStatus.DECLINED)
 
 
 def api_token_hash(key: str) -> str:
@@ -72,3 +83,47 @@ def team_members(team: Team) -> QuerySet[TeamMembership]:
     """A team's members, leads first (for the team's own members to see)."""
     return TeamMembership.objects.select_related("user").filter(team=team).order_by(
         "role", "user__username")
+
+
+# --- team invitations -------------------------------------------------------------------------
+
+def invitations_for_user(user: AnyUser) -> QuerySet[TeamInvitation]:
+    """The invitations the user may still accept or decline (pending, not expired), newest
+    first, each with its team and who invited."""
+    if not user.is_authenticated:
+        return TeamInvitation.objects.none()
+    return TeamInvitation.objects.select_related("team", "invited_by").filter(
+        user=user, status=InvitationStatus.PENDING, expires_at__gt=timezone.now())
+
+
+def access_invitation_by_invitee(user: AnyUser, pk: int) -> TeamInvitation:
+    """One of the user's open invitations; any other (someone else's, expired, decided) reads as
+    not found."""
+    invitation = invitations_for_user(user).filter(pk=pk).first()
+    if invitation is None:
+        raise InvitationNotFound("invitation_not_found", _("No such invitation."))
+    return invitation
+
+
+def open_invitations_of_team(team: Team) -> QuerySet[TeamInvitation]:
+    """The team's invitations that have not been accepted, revoked or expired, for its leads.
+
+    A declined invitation stays listed (as open) until it expires: the leads learn nothing
+    about whether the invitee has an account, or what they answered, until they join."""
+    return TeamInvitation.objects.select_related("invited_by").filter(
+        team=team, status__in=OPEN_FOR_LEADS, expires_at__gt=timezone.now())
+
+
+def access_team_invitation(team: Team, pk: int) -> TeamInvitation:
+    """One of the team's open invitations (see `open_invitations_of_team`)."""
+    invitation = open_invitations_of_team(team).filter(pk=pk).first()
+    if invitation is None:
+        raise InvitationNotFound("invitation_not_found", _("No such invitation."))
+    return invitation
+
+
+def open_invitations_for_lead(user: AnyUser, team: Team) -> QuerySet[TeamInvitation]:
+    """`open_invitations_of_team` for one of the team's leads; anyone else is refused."""
+    if not is_team_lead(user, team):
+        raise Forbidden("not_a_team_lead", _("Only the team's leads manage its members."))
+    return open_invitations_of_team(team)

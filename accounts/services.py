@@ -25,8 +25,8 @@ from accounts.models import (
     TeamRole,
     User,
 )
-from accounts.permissions import can_reset_two_factor, is_team_lead, is_team_member, needs_two_factor
-from accounts.selectors import api_token_hash, confirmed_device_of, user_by_username
+from accounts.permissions import can_reset_two_factor, is_team_lead, needs_two_factor
+from accounts.selectors import api_token_hash, confirmed_device_of
 from audit.services import audit_record
 from config.errors import Conflict, DomainError, Forbidden, NotFound
 
@@ -72,16 +72,16 @@ def team_member_add(*, team: Team, user: User, role: str = "member") -> TeamMemb
     return membership
 
 
-# --- team members, managed by their leads ---------------------------------------------------
+# --- team members, managed by their leads (who invite: accounts.services_invitations) -------
 
-def _team_locked_for_lead(team: Team, actor: User) -> None:
+def team_locked_for_lead(team: Team, actor: User) -> None:
     """Serialise membership changes of one team (the last-lead rule), for its leads only."""
     Team.objects.select_for_update().get(pk=team.pk)
     if not is_team_lead(actor, team):
         raise Forbidden("not_a_team_lead", _("Only the team's leads manage its members."))
 
 
-def _checked_role(role: str) -> str:
+def checked_role(role: str) -> str:
     if role not in TeamRole.values:
         raise DomainError("bad_role", _("A team role is one of: %(roles)s.")
                           % {"roles": ", ".join(TeamRole.values)})
@@ -105,34 +105,17 @@ def _refuse_losing_last_lead(membership: TeamMembership) -> None:
             "A team needs a lead: make another member a lead first."))
 
 
-def _member_audit(actor: User, action: str, membership: TeamMembership, **detail: str) -> None:
+def member_audit(actor: User, action: str, membership: TeamMembership, **detail: str) -> None:
     audit_record(actor=actor, action=action, target_type="team", target_id=membership.team.slug,
                  detail={"user": membership.user.username, "role": membership.role, **detail})
-
-
-@transaction.atomic
-def team_membership_create(*, team: Team, actor: User, username: str,
-                           role: str = TeamRole.MEMBER) -> TeamMembership:
-    """A lead adds an existing user to the team by user name."""
-    _team_locked_for_lead(team, actor)
-    role = _checked_role(role)
-    user = user_by_username(username)
-    if user is None or not user.is_active:
-        raise DomainError("no_such_user", _("There is no user with that name."))
-    if is_team_member(user, team):
-        raise Conflict("already_a_member", _("%(user)s is already a member of team %(team)s.")
-                       % {"user": user.username, "team": team.slug})
-    membership = TeamMembership.objects.create(team=team, user=user, role=role)
-    _member_audit(actor, "team.member_add", membership)
-    return membership
 
 
 @transaction.atomic
 def team_membership_role_change(*, team: Team, actor: User, username: str,
                                 role: str) -> TeamMembership:
     """A lead makes a member a lead or a lead a member; the team keeps at least one lead."""
-    _team_locked_for_lead(team, actor)
-    role = _checked_role(role)
+    team_locked_for_lead(team, actor)
+    role = checked_role(role)
     membership = _membership(team, username)
     if membership.role == role:
         return membership
@@ -141,17 +124,17 @@ def team_membership_role_change(*, team: Team, actor: User, username: str,
     previous = membership.role
     membership.role = role
     membership.save(update_fields=["role"])
-    _member_audit(actor, "team.member_role", membership, previous=previous)
+    member_audit(actor, "team.member_role", membership, previous=previous)
     return membership
 
 
 @transaction.atomic
 def team_membership_remove(*, team: Team, actor: User, username: str) -> None:
     """A lead removes a member (themselves included, while another lead remains)."""
-    _team_locked_for_lead(team, actor)
+    team_locked_for_lead(team, actor)
     membership = _membership(team, username)
     _refuse_losing_last_lead(membership)
-    _member_audit(actor, "team.member_remove", membership)
+    member_audit(actor, "team.member_remove", membership)
     membership.delete()
 
 
@@ -161,7 +144,7 @@ def team_membership_leave(*, team: Team, actor: User) -> None:
     Team.objects.select_for_update().get(pk=team.pk)
     membership = _membership(team, actor.username)
     _refuse_losing_last_lead(membership)
-    _member_audit(actor, "team.member_leave", membership)
+    member_audit(actor, "team.member_leave", membership)
     membership.delete()
 
 

@@ -27,7 +27,7 @@ from accounts.forms import (
     ApiTokenCreateForm,
     OtpCodeForm,
     OtpResetForm,
-    TeamMemberAddForm,
+    TeamInviteForm,
     TeamRoleForm,
 )
 from accounts.models import TeamMembership, TeamRole, User
@@ -37,7 +37,9 @@ from accounts.selectors import (
     access_team_by_member,
     api_tokens_of,
     confirmed_device_of,
+    invitations_for_user,
     memberships_of_user,
+    open_invitations_of_team,
     team_members,
 )
 from accounts.services import (
@@ -48,11 +50,11 @@ from accounts.services import (
     otp_new_key,
     otp_pending_device,
     otp_verify,
-    team_membership_create,
     team_membership_leave,
     team_membership_remove,
     team_membership_role_change,
 )
+from accounts.services_invitations import INVITATION_DAYS
 from config.errors import DomainError
 
 SETUP_KEY_SESSION = "accounts.otp_setup_key"
@@ -212,14 +214,14 @@ def api_token_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 # --- the user's teams -------------------------------------------------------------------------
 
-def _membership_or_404(request: HttpRequest, slug: str) -> TeamMembership:
+def membership_or_404(request: HttpRequest, slug: str) -> TeamMembership:
     try:
         return access_team_by_member(request.user, slug)
     except DomainError as exc:
         raise Http404(exc.message) from exc
 
 
-def _form_errors(form: Form) -> str:
+def form_errors(form: Form) -> str:
     """Every problem of an invalid form, each with the label of its field."""
     return " ".join(f"{form.fields[name].label}: {error}" if name in form.fields else str(error)
                     for name, errors in form.errors.items() for error in errors)
@@ -228,27 +230,31 @@ def _form_errors(form: Form) -> str:
 @login_required
 def teams_view(request: HttpRequest) -> HttpResponse:
     """The user's teams and their role in each."""
-    return render(request, "accounts/teams.html", {"memberships": memberships_of_user(request.user)})
+    return render(request, "accounts/teams.html", {
+        "memberships": memberships_of_user(request.user),
+        "n_invitations": invitations_for_user(request.user).count()})
 
 
 @login_required
 def team_detail_view(request: HttpRequest, slug: str) -> HttpResponse:
     """A team's members (leads manage them here) and its registrations, for its members only."""
-    membership = _membership_or_404(request, slug)
+    membership = membership_or_404(request, slug)
+    is_lead = membership.role == TeamRole.LEAD
     return render(request, "accounts/team_detail.html", {
-        "team": membership.team, "membership": membership,
-        "is_lead": membership.role == TeamRole.LEAD,
+        "team": membership.team, "membership": membership, "is_lead": is_lead,
         "members": team_members(membership.team),
-        "add_form": TeamMemberAddForm(), "roles": TeamRole.choices,
+        "invite_form": TeamInviteForm(), "roles": TeamRole.choices,
+        "invitations": open_invitations_of_team(membership.team) if is_lead else [],
+        "invitation_days": INVITATION_DAYS,
     })
 
 
-def _team_action(request: HttpRequest, slug: str, form: Form | None,
+def team_action(request: HttpRequest, slug: str, form: Form | None,
                  action: Callable[..., object], done: str) -> HttpResponse:
     """Run a membership change on the user's team, then show the team's page with a message."""
-    membership = _membership_or_404(request, slug)
+    membership = membership_or_404(request, slug)
     if form is not None and not form.is_valid():
-        messages.error(request, _form_errors(form))
+        messages.error(request, form_errors(form))
         return redirect("accounts:team-detail", slug=slug)
     try:
         action(team=membership.team, actor=request.user,
@@ -262,17 +268,9 @@ def _team_action(request: HttpRequest, slug: str, form: Form | None,
 
 @require_POST
 @login_required
-def team_member_add_view(request: HttpRequest, slug: str) -> HttpResponse:
-    form = TeamMemberAddForm(request.POST)
-    return _team_action(request, slug, form, team_membership_create, _(
-        "%(user)s is now a member of the team.") % {"user": request.POST.get("username", "")[:150]})
-
-
-@require_POST
-@login_required
 def team_member_role_view(request: HttpRequest, slug: str, username: str) -> HttpResponse:
     form = TeamRoleForm(request.POST)
-    return _team_action(request, slug, form, functools.partial(
+    return team_action(request, slug, form, functools.partial(
         team_membership_role_change, username=username), _(
         "The role of %(user)s is changed.") % {"user": username[:150]})
 
@@ -280,7 +278,7 @@ def team_member_role_view(request: HttpRequest, slug: str, username: str) -> Htt
 @require_POST
 @login_required
 def team_member_remove_view(request: HttpRequest, slug: str, username: str) -> HttpResponse:
-    return _team_action(request, slug, None, functools.partial(
+    return team_action(request, slug, None, functools.partial(
         team_membership_remove, username=username), _(
         "%(user)s is no longer a member of the team.") % {"user": username[:150]})
 
@@ -288,7 +286,7 @@ def team_member_remove_view(request: HttpRequest, slug: str, username: str) -> H
 @require_POST
 @login_required
 def team_leave_view(request: HttpRequest, slug: str) -> HttpResponse:
-    membership = _membership_or_404(request, slug)
+    membership = membership_or_404(request, slug)
     try:
         team_membership_leave(team=membership.team, actor=request.user)  # type: ignore[arg-type]
     except DomainError as exc:

@@ -24,6 +24,7 @@ MODULES = [
     "benchmarks.bench_image_ready",
     "benchmarks.bench_leaderboard_load",
     "benchmarks.bench_deid",
+    "benchmarks.bench_import",
 ]
 
 

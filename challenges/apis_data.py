@@ -24,6 +24,8 @@ PhaseDataOutput = inline_serializer("PhaseData", fields={
     "sites": _COUNTS, "deid_actions": _COUNTS,
     "imported_per_day": serializers.DictField(
         child=serializers.IntegerField(), help_text="ISO date -> cases imported that day."),
+    "held_pending": serializers.IntegerField(
+        help_text="Images held for a data steward's pixel review (burned-in text risk)."),
 })
 ChallengeDataOutput = inline_serializer("ChallengeData", fields={
     "challenge": serializers.CharField(),

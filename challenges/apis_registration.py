@@ -29,6 +29,7 @@ from challenges.services_registration import (
 )
 from config.api_errors import error_responses
 from config.errors import Forbidden
+from config.query import QuerySerializer
 
 
 class RegistrationOutput(serializers.ModelSerializer):
@@ -57,7 +58,7 @@ class RegistrationListApi(APIView):
     for the society's roles and operators), optionally of one `status`. POST: ask for one of
     the caller's teams to take part (approved at once where registration is open)."""
 
-    class RegistrationListInput(serializers.Serializer):
+    class RegistrationListInput(QuerySerializer):
         status = serializers.ChoiceField(choices=RegistrationStatus.choices, required=False)
 
     class RegistrationRequestInput(serializers.Serializer):

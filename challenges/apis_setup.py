@@ -224,7 +224,7 @@ ImportInput = inline_serializer("CaseImport", fields={
                                     help_text="Optional: a CSV file with the header case_id,label."),
     "masks": serializers.FileField(
         required=False, help_text="Segmentation challenges only, optional: a zip of mask files "
-        "<case-id>.png|.npy|.nii|.nii.gz, each of its case image's shape."),
+        "<case-id>.png|.npy|.nii|.nii.gz|.dcm (DICOM-SEG), each of its case image's shape."),
     "lesions": serializers.FileField(
         required=False, help_text="Detection challenges only, optional: a JSON file "
         "{case_id: [{x, y} or {x0, y0, x1, y1}, ...]} in pixels."),
@@ -239,6 +239,8 @@ TruthsOutput = inline_serializer("TruthImportReport", fields={
 ImportOutput = inline_serializer("CaseImportReport", fields={
     "phase": serializers.CharField(), "created": serializers.IntegerField(),
     "unchanged": serializers.IntegerField(), "labelled": serializers.IntegerField(),
+    "held": serializers.IntegerField(help_text=(
+        "Images at risk of burned-in text, held for a data steward's review (not cases yet).")),
     "truths": TruthsOutput,
 })
 
@@ -269,7 +271,7 @@ class CaseImportApi(APIView):
         report = data_import_from_form(form, phase_obj, request.user)
         body: dict[str, Any] = {"phase": phase_obj.slug, "created": report.cases.created,
                                 "unchanged": report.cases.unchanged,
-                                "labelled": report.cases.labelled}
+                                "labelled": report.cases.labelled, "held": report.cases.held}
         if report.truths is not None:
             body["truths"] = {"kind": report.truth_kind, "cases": report.truths.cases,
                               "truth_version": report.truths.truth_version,

@@ -10,7 +10,9 @@ it to `case_receive_image`, which files every accepted instance:
   de-identification summary sums the action counts of all of them;
 - the same instance sent again (same de-identified bytes) changes nothing; the same instance
   with different content is refused (`StoreRefused`, 0xC010) and nothing is stored;
-- files are content-addressed like imports (`challenges.services._store_content`), and every
+- an instance at risk of burned-in text is held for a data steward (`challenges.services_held`)
+  and answered with success: the sender has delivered it, the steward decides whether it joins;
+- files are content-addressed like imports (`challenges.services.store_content`), and every
   receipt ("dicom.received") and refusal ("dicom.refused") is in the audit log, with the calling
   AE title, the SOP class and hashes or the refusal code, never a value from the dataset.
 A study with several instances is a multi-file case: fine for classification, but masks need one
@@ -19,14 +21,15 @@ image per case (send single-instance objects, e.g. enhanced multi-frame, or use 
 
 import ipaddress
 
-from django.core.files.storage import default_storage
-from django.db import connections, transaction
+from django.db import connections
 from django.utils.translation import gettext as _
 from pynetdicom.transport import ThreadedAssociationServer
 
 from audit.services import audit_record
-from challenges.models import Case, CaseFile, Phase
-from challenges.services import CASE_ID_RE, _store_content, deid_key_for
+from challenges.case_store import store_content, stored_atomically
+from challenges.models import Case, CaseFile, HeldImage, HeldStatus, Phase
+from challenges.services import CASE_ID_RE, deid_key_for
+from challenges.services_held import held_image_store
 from config.errors import DomainError
 from imaging.deid import action_counts
 from imaging.dicom_scp import (
@@ -70,49 +73,69 @@ def _summed(total: dict, counts: dict[str, int]) -> dict[str, int]:
     return {key: int(total.get(key, 0)) + counts.get(key, 0) for key in keys}
 
 
+def _hold(phase: Phase, received: ReceivedImage, case_id: str, name: str, site: str,
+          written: list[str]) -> str:
+    """An instance at risk of burned-in text waits for a data steward (`HeldImage`)."""
+    result = received.result
+    known = CaseFile.objects.filter(case__phase=phase, case__case_id=case_id, name=name).first()
+    held = HeldImage.objects.select_for_update().filter(
+        phase=phase, case_id=case_id, file_name=name, status=HeldStatus.PENDING).first()
+    for sha256 in (known.sha256 if known else None, held.sha256 if held else None):
+        if sha256 is not None and sha256 != result.output_sha256:
+            raise StoreRefused(STATUS_INSTANCE_CONFLICT, "instance_conflict")
+    if known is not None or held is not None:
+        return "unchanged"
+    held = held_image_store(phase=phase, case_id=case_id, file_name=name, result=result,
+                            site=site, source="dicom", written=written)
+    audit_record(actor=None, action="dicom.received", target_type="held_image",
+                 target_id=held.pk, detail={
+                     "phase": phase.pk, "outcome": "held", "file": name,
+                     "calling_ae": received.calling_ae, "sop_class_uid": received.sop_class_uid,
+                     "input_sha256": result.input_sha256, "output_sha256": result.output_sha256,
+                     "deid": result.actions})
+    return "held"
+
+
 def case_receive_image(*, phase: Phase, received: ReceivedImage, site: str = "") -> str:
     """File one received, de-identified instance under its study's case in `phase`; returns
-    "created" (a new case), "added" (a new file of an existing case) or "unchanged"."""
+    "created" (a new case), "added" (a new file of an existing case), "held" (at risk of
+    burned-in text: waiting for a data steward, not in any case yet) or "unchanged"."""
     result = received.result
     case_id, name = result.study_uid or "", f"{result.sop_instance_uid}.dcm"
     if not CASE_ID_RE.match(case_id) or not result.sop_instance_uid:
         raise StoreRefused(STATUS_CANNOT_UNDERSTAND, "bad_study_uid")
     counts = action_counts(result.actions)
-    written: list[str] = []
-    try:
-        with transaction.atomic():
-            case, created = Case.objects.get_or_create(phase=phase, case_id=case_id, defaults={
-                "modality": result.modality or "",
-                "pixel_spacing": list(result.pixel_spacing) if result.pixel_spacing else None,
-                "shape": list(mask_shape(result.rows, result.columns, result.frames)),
-                "vendor": result.manufacturer[:64], "site": site, "deid_summary": counts,
-            })
-            case = Case.objects.select_for_update().get(pk=case.pk)
-            existing = case.files.filter(name=name).first()
-            if existing is not None and existing.sha256 != result.output_sha256:
-                raise StoreRefused(STATUS_INSTANCE_CONFLICT, "instance_conflict")
-            outcome = "unchanged"
-            if existing is None:
-                key = _store_content(result.data, result.output_sha256, written)
-                CaseFile.objects.create(
-                    case=case, name=name, kind="dicom", sha256=result.output_sha256,
-                    size_bytes=len(result.data), storage_key=key,
-                )
-                if not created:
-                    case.deid_summary = _summed(case.deid_summary or {}, counts)
-                    case.save(update_fields=["deid_summary"])
-                outcome = "created" if created else "added"
-            audit_record(actor=None, action="dicom.received", target_type="case",
-                         target_id=case.pk, detail={
-                             "phase": phase.pk, "outcome": outcome, "file": name,
-                             "calling_ae": received.calling_ae,
-                             "sop_class_uid": received.sop_class_uid,
-                             "input_sha256": result.input_sha256,
-                             "output_sha256": result.output_sha256})
-    except Exception:
-        for key in written:
-            default_storage.delete(key)
-        raise
+    with stored_atomically() as written:
+        if result.pixel_review:
+            return _hold(phase, received, case_id, name, site, written)
+        case, created = Case.objects.get_or_create(phase=phase, case_id=case_id, defaults={
+            "modality": result.modality or "",
+            "pixel_spacing": list(result.pixel_spacing) if result.pixel_spacing else None,
+            "shape": list(mask_shape(result.rows, result.columns, result.frames)),
+            "vendor": result.manufacturer[:64], "site": site, "deid_summary": counts,
+        })
+        case = Case.objects.select_for_update().get(pk=case.pk)
+        existing = case.files.filter(name=name).first()
+        if existing is not None and existing.sha256 != result.output_sha256:
+            raise StoreRefused(STATUS_INSTANCE_CONFLICT, "instance_conflict")
+        outcome = "unchanged"
+        if existing is None:
+            key = store_content(result.data, result.output_sha256, written)
+            CaseFile.objects.create(
+                case=case, name=name, kind="dicom", sha256=result.output_sha256,
+                size_bytes=len(result.data), storage_key=key,
+            )
+            if not created:
+                case.deid_summary = _summed(case.deid_summary or {}, counts)
+                case.save(update_fields=["deid_summary"])
+            outcome = "created" if created else "added"
+        audit_record(actor=None, action="dicom.received", target_type="case",
+                     target_id=case.pk, detail={
+                         "phase": phase.pk, "outcome": outcome, "file": name,
+                         "calling_ae": received.calling_ae,
+                         "sop_class_uid": received.sop_class_uid,
+                         "input_sha256": result.input_sha256,
+                         "output_sha256": result.output_sha256, "deid": result.actions})
     return outcome
 
 

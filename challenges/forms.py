@@ -16,7 +16,12 @@ from challenges.models import (
     RegistrationMode,
     TaskType,
 )
-from challenges.services_setup import labels_problem
+from challenges.services_setup import (
+    RUN_LIMIT_CAPS,
+    labels_problem,
+    run_limit_cap,
+    run_limit_problem,
+)
 from challenges.truths import MAX_LESIONS_FILE_BYTES
 
 MAX_CASES_ZIP_BYTES = 2 * 1024**3  # larger sets: the import_cases command
@@ -156,14 +161,24 @@ class PhaseForm(forms.Form):
         if phase is not None:
             kwargs.setdefault("initial", phase_initial(phase))
         super().__init__(*args, **kwargs)
+        self.phase = phase  # its stored limits stay allowed when the operators' caps fell since
         if phase is not None:
             del self.fields["slug"]
+        for name in RUN_LIMIT_CAPS:
+            field = self.fields[name]
+            cap = _("At most %(cap)s on this platform.") % {"cap": f"{run_limit_cap(name):g}"}
+            field.help_text = f"{field.help_text} {cap}" if field.help_text else cap
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         opens, closes = data.get("opens_at"), data.get("closes_at")
         if opens and closes and closes <= opens:
             self.add_error("closes_at", _("The phase must close after it opens."))
+        for name in RUN_LIMIT_CAPS:
+            kept = self.phase is not None and getattr(self.phase, name) == data.get(name)
+            problem = None if kept else run_limit_problem(name, data.get(name))
+            if problem:
+                self.add_error(name, problem)
         return data
 
     def phase_fields(self) -> dict[str, Any]:
@@ -211,9 +226,9 @@ class CaseImportForm(forms.Form):
         help_text=_("Optional: a CSV file with the header case_id,label."))
     masks = forms.FileField(
         label=_("Segmentation masks (zip)"), required=False,
-        help_text=_("Optional: a zip of mask files named <case-id>.png, .npy, .nii or .nii.gz, "
-                    "each of its case image's shape, holding label values 0 to K-1. The cases "
-                    "may be in this upload or imported earlier."))
+        help_text=_("Optional: a zip of mask files named <case-id>.png, .npy, .nii, .nii.gz or "
+                    ".dcm (DICOM-SEG), each of its case image's shape, holding label values 0 to "
+                    "K-1. The cases may be in this upload or imported earlier."))
     lesions = forms.FileField(
         label=_("Lesions (JSON)"), required=False,
         help_text=_("Optional: a JSON file {case_id: [lesion, ...]}, a lesion being a point "

@@ -216,3 +216,90 @@ class Registration(models.Model):
 
     def __str__(self) -> str:
         return f"{self.team} @ {self.challenge} ({self.status})"
+
+
+class HeldStatus(models.TextChoices):
+    PENDING = "pending", _("waiting for review")
+    APPROVED = "approved", _("approved: added to the cases")
+    REJECTED = "rejected", _("rejected: deleted")
+
+
+class HeldImage(models.Model):
+    """A de-identified image at risk of burned-in text (de-identification step 7), held out of the
+    case set until a society data steward has looked at its pixels. Only the de-identified bytes
+    are stored (under `held/`); approval moves them into the case set, rejection deletes them.
+    The row stays as the record of the decision."""
+
+    phase = models.ForeignKey(Phase, on_delete=models.CASCADE, related_name="held_images")
+    case_id = models.CharField(max_length=64)
+    file_name = models.CharField(max_length=128)
+    kind = models.CharField(max_length=16)
+    sha256 = models.CharField(max_length=64)
+    size_bytes = models.BigIntegerField()
+    storage_key = models.CharField(max_length=255, blank=True,
+                                   help_text=_("Empty once the bytes were moved or deleted."))
+    reason = models.CharField(_("reason"), max_length=32)
+    pixels_masked = models.BooleanField(
+        _("pixels masked"), default=False,
+        help_text=_("Everything outside the ultrasound regions was blacked out automatically."))
+    modality = models.CharField(max_length=16, blank=True)
+    pixel_spacing = models.JSONField(null=True, blank=True)
+    shape = models.JSONField(null=True, blank=True)
+    vendor = models.CharField(max_length=64, blank=True)
+    site = models.CharField(max_length=64, blank=True)
+    deid_summary = models.JSONField(default=dict, blank=True)
+    label = models.JSONField(null=True, blank=True,
+                             help_text=_("The ground truth sent with it, applied on approval."))
+    source = models.CharField(max_length=16, default="import",
+                              help_text=_("import, dicom (the C-STORE receiver) or api."))
+    status = models.CharField(_("status"), max_length=16, choices=HeldStatus.choices,
+                              default=HeldStatus.PENDING, db_index=True)
+    held_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                on_delete=models.SET_NULL, related_name="+")
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    decision_reason = models.TextField(_("reason for the decision"), blank=True, max_length=2000)
+    created = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["phase", "case_id", "file_name"],
+                                    condition=models.Q(status="pending"),
+                                    name="uniq_pending_held_file"),
+        ]
+
+    def __str__(self) -> str:
+        return f"held {self.case_id}/{self.file_name} ({self.status})"
+
+
+class ImportBatch(models.Model):
+    """What one imaging task did for a case import (`challenges.services_import`): the per-file
+    metadata of the de-identified files it stored content-addressed (never values from the
+    original headers: remapped UIDs, sizes, counts), the keys it wrote and the problems it met.
+
+    Rows are written by the worker when its batch is done (so the importer, which has no result
+    backend to ask, polls for them) and deleted by the import that used them; a row left over by
+    an import that gave up is removed, with the files only it wrote, by `import_batches_sweep`."""
+
+    job = models.UUIDField(db_index=True)
+    index = models.PositiveIntegerField()
+    phase_pk = models.PositiveBigIntegerField(
+        help_text=_("The phase imported into; not a foreign key, so that a worker's insert never "
+                    "waits on a lock the importing transaction holds on the phase."))
+    files = models.JSONField(default=list)
+    stored = models.JSONField(default=list)
+    problems = models.JSONField(default=list)
+    worker = models.CharField(max_length=255, blank=True,
+                              help_text=_("host:pid of the process that de-identified the batch."))
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["job", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "index"], name="uniq_import_batch"),
+        ]
+
+    def __str__(self) -> str:
+        return f"import {self.job} batch {self.index}"

@@ -1,8 +1,8 @@
 """The society's view of a challenge's data (`challenge_data_report`): per phase, how many
 cases, files and bytes; how many cases have ground truth in the current version and, for
 classification tasks, how its labels are spread; the cases by modality, vendor and site; what
-de-identification did (action counts summed over the cases, leak scans included); and how many
-cases arrived per day.
+de-identification did (action counts summed over the cases, leak scans included); how many
+cases arrived per day; and how many images wait in the pixel-review queue (`selectors_held`).
 
 For the owning society's admins, data stewards and physicians, and operators; everyone else reads
 "not found". Every read is audited ("data.page_viewed"). Everything is counted in the database: the
@@ -24,7 +24,16 @@ from accounts.models import User
 from accounts.permissions import AnyUser, can_see_hidden_data
 from audit.services import audit_record
 from challenges.errors import ChallengeNotFound
-from challenges.models import Case, CaseFile, Challenge, GroundTruth, Phase, TaskType
+from challenges.models import (
+    Case,
+    CaseFile,
+    Challenge,
+    GroundTruth,
+    HeldImage,
+    HeldStatus,
+    Phase,
+    TaskType,
+)
 from imaging.deid import ACTION_COUNT_KEYS
 
 LABEL_TASKS = frozenset({TaskType.BINARY_CLASSIFICATION, TaskType.MULTICLASS_CLASSIFICATION})
@@ -46,6 +55,8 @@ DEID_ACTION_LABELS = {
     "icc_profiles_removed": gettext_lazy("ICC profiles removed"),
     "leak_scans": gettext_lazy("files leak-scanned after writing"),
     "leak_scan_hits": gettext_lazy("leaks found by the scan"),
+    "pixel_reviews": gettext_lazy("files admitted after a steward's pixel review"),
+    "pixels_masked": gettext_lazy("files with pixels outside the ultrasound regions blacked out"),
 }
 
 
@@ -62,6 +73,7 @@ class PhaseData:
     sites: dict[str, int] = field(default_factory=dict)
     deid: dict[str, int] = field(default_factory=dict)
     per_day: dict[str, int] = field(default_factory=dict)  # ISO date -> cases imported
+    held_pending: int = 0  # images waiting for a data steward's pixel review
 
     @property
     def without_truth(self) -> int:
@@ -80,7 +92,7 @@ class PhaseData:
             "bytes": self.size_bytes, "cases_with_truth": self.with_truth,
             "labels": self.labels, "modalities": self.modalities, "vendors": self.vendors,
             "sites": self.sites, "deid_actions": {key: count for key, _, count in self.deid_rows},
-            "imported_per_day": self.per_day,
+            "imported_per_day": self.per_day, "held_pending": self.held_pending,
         }
 
 
@@ -95,7 +107,7 @@ def _label(value: Any) -> str:
 def challenge_data_report(user: AnyUser, challenge: Challenge, *, via: str) -> list[PhaseData]:
     """The data report of every phase of `challenge` (see the module), for the owning society's
     hidden-data roles and operators; ChallengeNotFound for everyone else. `via` ("web", "api")
-    goes into the audit record. Seven queries, whatever the number of cases."""
+    goes into the audit record. Eight queries, whatever the number of cases."""
     if not can_see_hidden_data(user, challenge.society):
         raise ChallengeNotFound("data_not_found", _("No such page."))
     with transaction.atomic():
@@ -131,6 +143,10 @@ def challenge_data_report(user: AnyUser, challenge: Challenge, *, via: str) -> l
         for daily in (cases.annotate(day=TruncDate("created")).values("phase", "day")
                       .annotate(n=Count("pk")).order_by("phase", "day")):
             report[daily["phase"]].per_day[daily["day"].isoformat()] = daily["n"]
+        for held in (HeldImage.objects.filter(phase__challenge=challenge,
+                                              status=HeldStatus.PENDING).order_by()
+                     .values("phase").annotate(n=Count("pk"))):
+            report[held["phase"]].held_pending = held["n"]
         for data in report.values():
             for name in ("labels", "modalities", "vendors", "sites"):
                 counts = getattr(data, name)

@@ -2,44 +2,53 @@
 
 A case import is all or nothing: every file is de-identified first; if any file or label is
 refused, nothing is stored and the error lists every problem. Files are stored content-addressed
-(`cases/<sha[:2]>/<sha>`) and only in their de-identified form.
+(`cases/<sha[:2]>/<sha>`) and only in their de-identified form. Which files make which case:
+`challenges.import_plan`; de-identification in batches, here or on imaging workers:
+`challenges.services_import`.
 """
 
 import csv
 import io
-import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 from accounts.models import Society, User
 from audit.services import audit_record
+from challenges.case_store import truth_update
 from challenges.contract import label_set_check
 from challenges.errors import ImportRejected
+from challenges.import_plan import CASE_ID_RE, MAX_IMPORT_FILE_BYTES, CasePlan, import_plan
 from challenges.models import (
     Case,
     CaseFile,
     Challenge,
     GroundTruth,
+    HeldStatus,
+    ImportBatch,
     Phase,
     TaskType,
 )
-from config.secrets import local_secret
-from imaging.deid import DeidResult, action_counts, deidentify_file
-from imaging.errors import ImageFileRejected
-from imaging.masks import mask_shape
+from challenges.services_held import held_image_store
+from challenges.services_import import (
+    BatchOutcome,
+    batches_run,
+    case_problems,
+    case_shape_of,
+    deid_key_for,
+    file_name,
+    held_result,
+    series_order,
+    stored_delete,
+    summed_counts,
+)
 
-CASE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-MAX_IMPORT_FILE_BYTES = 512 * 1024 * 1024
-_EXTENSIONS = {"dicom": ".dcm", "png": ".png", "jpeg": ".png"}
+__all__ = ["CASE_ID_RE", "MAX_IMPORT_FILE_BYTES", "cases_import", "deid_key_for"]
 
 
 @dataclass(frozen=True)
@@ -47,11 +56,7 @@ class ImportReport:
     created: int
     unchanged: int
     labelled: int
-
-
-def deid_key_for(society: Society) -> bytes:
-    """The society's de-identification key: a file secret, so database dumps can't link pseudonyms."""
-    return local_secret(settings.SECRETS_DIR, f"deid-{society.slug}.key").encode()
+    held: int = 0  # images at risk of burned-in text, waiting for a data steward
 
 
 @transaction.atomic
@@ -78,7 +83,8 @@ def phase_create(*, challenge: Challenge, slug: str, title: str, is_hidden: bool
 
 
 def _iter_sources(path: Path) -> Iterator[tuple[str, bytes]]:
-    """(file name, bytes) for every file in a folder (recursive), a zip, or a single file."""
+    """(file name, bytes) for every file in a folder (recursive), a zip, or a single file, the
+    folders flattened (ground-truth files: `challenges.truths`)."""
     if path.is_dir():
         for child in sorted(p for p in path.rglob("*") if p.is_file() and not p.is_symlink()):
             if child.name.startswith("."):
@@ -127,55 +133,6 @@ def _parse_labels(data: bytes, allowed: list[str]) -> dict[str, str]:
     return labels
 
 
-def _deidentify_all(path: Path, key: bytes) -> dict[str, DeidResult]:
-    results: dict[str, DeidResult] = {}
-    problems: list[str] = []
-    for name, raw in _iter_sources(path):
-        case_id = Path(name).stem
-        if not CASE_ID_RE.match(case_id):
-            problems.append(_("%(name)s: the file name is not a valid case id") % {"name": name[:80]})
-            continue
-        if case_id in results:
-            problems.append(_("%(case)s: two files for one case") % {"case": case_id})
-            continue
-        try:
-            results[case_id] = deidentify_file(raw, key=key, filename=name)
-        except ImageFileRejected as exc:
-            problems.append(f"{name[:80]}: {exc.message}")
-    if problems:
-        raise ImportRejected("files_rejected", "; ".join(problems[:20]))
-    if not results:
-        raise ImportRejected("empty", _("No case files were found."))
-    return results
-
-
-def _store_content(data: bytes, sha256: str, written: list[str]) -> str:
-    key = f"cases/{sha256[:2]}/{sha256}"
-    if not default_storage.exists(key):
-        written.append(default_storage.save(key, ContentFile(data)))
-    return key
-
-
-def _truth_update(phase: Phase, labels: dict[str, Any]) -> int:
-    """Apply labels; any change to an existing truth makes a new version. Returns the version."""
-    current = {t.case.case_id: t.value for t in GroundTruth.objects.filter(
-        case__phase=phase, version=phase.truth_version).select_related("case")}
-    changed = {k: v for k, v in labels.items() if current.get(k) != v}
-    if not changed:
-        return phase.truth_version
-    by_id = {c.case_id: c for c in phase.cases.all()}
-    version = phase.truth_version + 1 if current else phase.truth_version
-    merged = {**current, **changed} if current else changed
-    GroundTruth.objects.bulk_create(
-        GroundTruth(case=by_id[case_id], version=version, value=value)
-        for case_id, value in merged.items()
-    )
-    if version != phase.truth_version:
-        Phase.objects.filter(pk=phase.pk).update(truth_version=version)
-        phase.truth_version = version
-    return version
-
-
 @transaction.atomic
 def truth_correct(*, phase: Phase, case_id: str, value: Any, actor: User | None,
                   reason: str = "", context: dict[str, Any] | None = None) -> int:
@@ -189,7 +146,7 @@ def truth_correct(*, phase: Phase, case_id: str, value: Any, actor: User | None,
                                          version=before).values_list("value", flat=True)
     if list(current) == [value]:
         return before
-    version = _truth_update(phase, {case_id: value})
+    version = truth_update(phase, {case_id: value})
     audit_record(actor=actor, action="truths.correct", target_type="phase", target_id=phase.pk,
                  detail={"case": case_id, "from_version": before, "to_version": version,
                          "reason": reason[:2000], **(context or {})})
@@ -199,13 +156,15 @@ def truth_correct(*, phase: Phase, case_id: str, value: Any, actor: User | None,
 def cases_import(*, phase: Phase, path: Path, labels_path: Path | None = None,
                  actor: User | None = None, site: str = "",
                  stored: list[str] | None = None) -> ImportReport:
-    """De-identify and store every file under `path` as one case each; attach labels.
+    """De-identify and store the files under `path` as cases (`challenges.import_plan`: a
+    top-level file is one case named by its stem, a sub-folder of DICOM files one case named by
+    the folder); attach labels. All or nothing (`challenges.services_import`).
 
-    The case id is the file name without its extension. Re-importing an identical case is a
-    no-op; a different file under an existing case id is refused. New cases record `site` (the
-    steward's label for the sending site), the device manufacturer the de-identified file keeps,
-    and what de-identification did as counts per action. The storage keys it writes are also
-    appended to `stored`, for a caller whose enclosing transaction may still roll back.
+    Re-importing an identical case is a no-op; different files under an existing case id are
+    refused. New cases record `site` (the steward's label for the sending site), the device
+    manufacturer the de-identified files keep, and what de-identification did as counts per
+    action. The storage keys it writes are also appended to `stored`, for a caller whose
+    enclosing transaction may still roll back.
     """
     site = site.strip()
     if len(site) > 64 or not site.isprintable():
@@ -213,51 +172,99 @@ def cases_import(*, phase: Phase, path: Path, labels_path: Path | None = None,
                                            "characters long."))
     challenge = phase.challenge
     labels = _parse_labels(labels_path.read_bytes(), challenge.labels) if labels_path else {}
-    results = _deidentify_all(path, deid_key_for(challenge.society))
+    plans = import_plan(path)
+    key = deid_key_for(challenge.society)
+    outcomes, job = batches_run(phase=phase, path=path, plans=plans, key=key)
+    written = [k for outcome in outcomes for k in outcome.stored]
+    try:
+        report = _cases_admit(phase=phase, path=path, plans=plans, outcomes=outcomes, key=key,
+                              labels=labels, actor=actor, site=site, written=written)
+    except BaseException:
+        stored_delete(written)
+        raise
+    finally:
+        if job is not None:
+            ImportBatch.objects.filter(job=job).delete()
+    if stored is not None:
+        stored.extend(written)
+    return report
+
+
+def _cases_admit(*, phase: Phase, path: Path, plans: list[CasePlan],
+                 outcomes: list[BatchOutcome], key: bytes, labels: dict[str, str],
+                 actor: User | None, site: str, written: list[str]) -> ImportReport:
+    """Check the batches' files case by case, then create the cases in one transaction."""
+    metas: dict[str, list[dict[str, Any]]] = {plan.case_id: [] for plan in plans}
+    for outcome in outcomes:
+        for meta in outcome.files:
+            metas[meta["case"]].append(meta)
+    needs_geometry = phase.challenge.task_type in (TaskType.SEGMENTATION, TaskType.DETECTION)
+    problems = [p for outcome in outcomes for p in outcome.problems]
+    for plan in plans:
+        problems += case_problems(plan, metas[plan.case_id], needs_geometry=needs_geometry)
+    if problems:
+        raise ImportRejected("files_rejected", "; ".join(problems[:20]))
     existing = {c.case_id: c for c in phase.cases.prefetch_related("files")}
+    pending = {h.case_id: h for h in phase.held_images.filter(status=HeldStatus.PENDING)}
+    shas = {case_id: {m["sha256"] for m in files} for case_id, files in metas.items()}
     problems = [
         _("%(case)s: already imported with different content") % {"case": case_id}
-        for case_id, result in results.items()
-        if case_id in existing
-        and {f.sha256 for f in existing[case_id].files.all()} != {result.output_sha256}
+        for case_id in metas
+        if case_id in existing and {f.sha256 for f in existing[case_id].files.all()} != shas[case_id]
+    ]
+    problems += [
+        _("%(case)s: already waiting for review with different content") % {"case": case_id}
+        for case_id in metas if case_id in pending and {pending[case_id].sha256} != shas[case_id]
     ]
     problems += [
         _("labels: %(case)s is not a case of this phase") % {"case": case_id[:64]}
-        for case_id in labels if case_id not in results and case_id not in existing
+        for case_id in labels if case_id not in metas and case_id not in existing
     ]
     if problems:
         raise ImportRejected("import_rejected", "; ".join(problems[:20]))
 
-    written: list[str] = []
-    try:
-        with transaction.atomic():
-            created = 0
-            for case_id, result in results.items():
-                if case_id in existing:
-                    continue
-                key = _store_content(result.data, result.output_sha256, written)
-                case = Case.objects.create(
-                    phase=phase, case_id=case_id, modality=result.modality or "",
-                    pixel_spacing=list(result.pixel_spacing) if result.pixel_spacing else None,
-                    shape=list(mask_shape(result.rows, result.columns, result.frames)),
-                    vendor=result.manufacturer[:64], site=site,
-                    deid_summary=action_counts(result.actions),
-                )
-                CaseFile.objects.create(
-                    case=case, name="image" + _EXTENSIONS[result.kind], kind=result.kind,
-                    sha256=result.output_sha256, size_bytes=len(result.data), storage_key=key,
-                )
-                created += 1
-            truth_version = _truth_update(phase, labels)
-            audit_record(
-                actor=actor, action="cases.import", target_type="phase", target_id=phase.pk,
-                detail={"created": created, "labels": len(labels), "truth_version": truth_version,
-                        "inputs": sorted(r.input_sha256 for r in results.values())},
-            )
-    except Exception:
-        for key in written:
-            default_storage.delete(key)
-        raise
-    if stored is not None:
-        stored.extend(written)
-    return ImportReport(created=created, unchanged=len(results) - created, labelled=len(labels))
+    new = [plan for plan in plans if plan.case_id not in existing and plan.case_id not in pending]
+    to_hold = [plan for plan in new if metas[plan.case_id][0]["review"]]
+    with transaction.atomic():
+        for plan in new:
+            if plan not in to_hold:
+                _case_create(phase, plan, series_order(metas[plan.case_id]), site)
+        held = {plan.case_id for plan in to_hold}
+        for plan in to_hold:
+            result = held_result(path, plan, metas[plan.case_id][0], key)
+            held_image_store(phase=phase, case_id=plan.case_id,
+                             file_name=file_name(plan, metas[plan.case_id][0], 0, 1),
+                             result=result, site=site, label=labels.get(plan.case_id),
+                             actor=actor, written=written)
+        truth_version = truth_update(phase, {
+            case_id: label for case_id, label in labels.items()
+            if case_id not in held and case_id not in pending})
+        audit_record(
+            actor=actor, action="cases.import", target_type="phase", target_id=phase.pk,
+            detail={"created": len(new) - len(to_hold), "held": len(to_hold),
+                    "labels": len(labels), "truth_version": truth_version,
+                    "files": sum(len(files) for files in metas.values()),
+                    "workers": sorted({o.worker for o in outcomes if o.worker}),
+                    "inputs": sorted(m["input_sha256"] for files in metas.values()
+                                     for m in files)},
+        )
+    return ImportReport(created=len(new) - len(to_hold), unchanged=len(plans) - len(new),
+                        labelled=len(labels), held=len(to_hold))
+
+
+def _case_create(phase: Phase, plan: CasePlan, metas: list[dict[str, Any]], site: str) -> Case:
+    first = metas[0]
+    case = Case.objects.create(
+        phase=phase, case_id=plan.case_id, modality=first["modality"],
+        pixel_spacing=first["spacing"], shape=case_shape_of(metas),
+        vendor=first["manufacturer"], site=site, deid_summary=summed_counts(metas),
+    )
+    CaseFile.objects.bulk_create(
+        CaseFile(case=case, name=file_name(plan, meta, position, len(metas)), kind=meta["kind"],
+                 sha256=meta["sha256"], size_bytes=meta["size"], storage_key=meta["key"])
+        for position, meta in enumerate(metas)
+    )
+    return case
+
+
+_truth_update = truth_update  # old private name, still imported by review.services_reading

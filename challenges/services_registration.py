@@ -5,8 +5,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import Team, User
-from accounts.permissions import can_manage_society, is_team_member
+from accounts.models import Team, TeamMembership, User
+from accounts.permissions import AnyUser, can_manage_society, is_team_member
 from audit.services import audit_record
 from challenges.models import Challenge, Registration, RegistrationMode, RegistrationStatus
 from config.errors import Conflict, DomainError, Forbidden
@@ -65,10 +65,15 @@ def registration_decide(*, registration: Registration, actor: User, approve: boo
                         reason: str = "") -> Registration:
     """A society admin (or an operator) approves or rejects a team. A decision may be changed
     later (an approved team can be rejected and the other way round); a withdrawn registration
-    cannot be decided until the team asks again."""
+    cannot be decided until the team asks again. Nobody decides the registration of a team they
+    are a member of (conflict of interest; see `teams_not_decidable_by`)."""
     if not can_manage_society(actor, registration.challenge.society):
         raise Forbidden("not_a_society_admin", _(
             "Only the society's admins and operators decide registrations."))
+    if is_team_member(actor, registration.team):
+        raise Forbidden("conflict_of_interest", _(
+            "You are a member of team %(team)s: another admin of the society decides its "
+            "registration.") % {"team": registration.team.slug})
     reason = _checked_text(reason, "reason_too_long")
     registration = Registration.objects.select_for_update().select_related(
         "challenge", "team").get(pk=registration.pk)
@@ -81,6 +86,14 @@ def registration_decide(*, registration: Registration, actor: User, approve: boo
     registration.save(update_fields=["status", "decided_by", "decision_reason", "decided_at"])
     _registration_audit(registration, actor, "registration.decide")
     return registration
+
+
+def teams_not_decidable_by(actor: AnyUser) -> set[int]:
+    """Ids of the teams whose registrations `actor` may not decide for a conflict of interest
+    (their own teams), for lists that show who may decide what."""
+    if not actor.is_authenticated:
+        return set()
+    return set(TeamMembership.objects.filter(user=actor).values_list("team_id", flat=True))
 
 
 @transaction.atomic

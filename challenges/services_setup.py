@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
@@ -112,11 +113,42 @@ def challenge_update(*, challenge: Challenge, actor: User, **fields: Any) -> Cha
     return challenge
 
 
-def _check_phase_fields(fields: dict[str, Any]) -> None:
+# The operators' caps on a phase's run limits: field -> setting (config/settings.py).
+RUN_LIMIT_CAPS = {
+    "wall_seconds": "ENCLAVE_MAX_RUN_SECONDS", "memory_mb": "ENCLAVE_MAX_RUN_MEMORY_MB",
+    "cpus": "ENCLAVE_MAX_RUN_CPUS", "gpus": "ENCLAVE_MAX_RUN_GPUS",
+    "output_mb": "ENCLAVE_MAX_RUN_OUTPUT_MB", "pids": "ENCLAVE_MAX_RUN_PIDS",
+    "output_files": "ENCLAVE_MAX_RUN_OUTPUT_FILES", "shards": "ENCLAVE_MAX_RUN_SHARDS",
+}
+
+
+def run_limit_cap(field: str) -> float:
+    """The platform's cap on the phase's `field` (a key of RUN_LIMIT_CAPS), read at call time."""
+    cap: float = getattr(settings, RUN_LIMIT_CAPS[field])
+    return cap
+
+
+def run_limit_problem(field: str, value: Any) -> str | None:
+    """Why `value` may not be the phase's `field` on this platform (a sentence), or None."""
+    if field not in RUN_LIMIT_CAPS or value is None:
+        return None
+    cap = run_limit_cap(field)
+    if value <= cap:
+        return None
+    return _("At most %(cap)s on this platform (a limit its operators set).") % {
+        "cap": f"{cap:g}"}
+
+
+def _check_phase_fields(fields: dict[str, Any], *, current: Phase | None = None) -> None:
     unknown = set(fields) - PHASE_FIELDS
     if unknown:
         raise ChallengeRejected("bad_field", _("Unknown fields: %(names)s") % {
             "names": ", ".join(sorted(unknown))})
+    for name, value in fields.items():
+        unchanged = current is not None and getattr(current, name) == value
+        problem = None if unchanged else run_limit_problem(name, value)
+        if problem:
+            raise ChallengeRejected("limit_above_cap", f"{name}: {problem}")
     opens: datetime | None = fields.get("opens_at")
     closes: datetime | None = fields.get("closes_at")
     if opens is not None and closes is not None and closes <= opens:
@@ -150,7 +182,7 @@ def phase_update(*, phase: Phase, actor: User, **fields: Any) -> Phase:
     _require_manager(actor, phase.challenge.society)
     phase = Phase.objects.select_for_update().select_related("challenge__society").get(pk=phase.pk)
     merged = {"opens_at": phase.opens_at, "closes_at": phase.closes_at} | fields
-    _check_phase_fields(merged)
+    _check_phase_fields(merged, current=phase)
     changed = sorted(name for name, value in fields.items() if getattr(phase, name) != value)
     if not changed:
         return phase

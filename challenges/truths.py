@@ -1,11 +1,13 @@
 """Ground truth beyond labels: segmentation masks and detection lesions, imported all or nothing.
 
 - `masks_import(phase=, path=)`: a folder, zip or single file of masks named `<case-id>.png`,
-  `.npy`, `.nii` or `.nii.gz` (`imaging.masks` reads them). Each must have its case image's
-  shape and hold only label values of the challenge's label set (0..K-1). Masks are stored
-  re-encoded in the canonical form (`imaging.masks.encode_mask`: labels only, no metadata of the
-  uploaded file) and content-addressed (`truths/<sha[:2]>/<sha>`); the truth value references
-  the stored file: `{"mask": {"sha256", "storage_key", "kind": "npy.gz", "shape"}}`.
+  `.npy`, `.nii` or `.nii.gz` (`imaging.masks` reads them), or `<case-id>.dcm` holding a
+  DICOM-SEG (`imaging.seg` reads it into a label map, segments matched to the labels). Each
+  must have its case image's shape and hold only label values of the challenge's label set
+  (0..K-1). Masks are stored re-encoded in the canonical form (`imaging.masks.encode_mask`:
+  labels only, no metadata of the uploaded file) and content-addressed
+  (`truths/<sha[:2]>/<sha>`); the truth value references the stored file:
+  `{"mask": {"sha256", "storage_key", "kind": "npy.gz", "shape"}}`.
 - `lesions_import(phase=, path=)`: a JSON file `{case_id: [lesion, ...]}` (or
   `{case_id: {"lesions": [...]}}`), a lesion being `{"x", "y"[, "z"]}` or
   `{"x0", "y0", "x1", "y1"[, "z0", "z1"]}` in pixels (x = column, y = row, z = frame), or the
@@ -33,10 +35,11 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from audit.services import audit_record
+from challenges.case_store import stored_atomically, truth_update
 from challenges.contract import case_shape, detection_geometry
 from challenges.errors import ImportRejected
 from challenges.models import Case, Phase, TaskType
-from challenges.services import _iter_sources, _truth_update
+from challenges.services import _iter_sources
 from imaging.masks import (
     STORED_KIND,
     MaskRejected,
@@ -46,6 +49,7 @@ from imaging.masks import (
     mask_stem,
     read_mask,
 )
+from imaging.seg import read_seg, seg_stem
 
 MAX_PROBLEMS = 20
 MAX_LESIONS_FILE_BYTES = 64 * 1024 * 1024
@@ -97,7 +101,7 @@ def _save_truths(phase: Phase, values: dict[str, Any], *, actor: User | None, ki
     phase = _locked_phase(phase)
     for case in phase.cases.filter(case_id__in=list(shapes), shape__isnull=True):
         Case.objects.filter(pk=case.pk).update(shape=list(shapes[case.case_id]))
-    version = _truth_update(phase, values)
+    version = truth_update(phase, values)
     audit_record(actor=actor, action="truths.import", target_type="phase", target_id=phase.pk,
                  detail={"kind": kind, "cases": len(values), "truth_version": version,
                          "inputs": sorted(inputs)})
@@ -117,12 +121,10 @@ def _read_masks(phase: Phase, path: Path) -> tuple[dict[str, np.ndarray], list[s
     problems: list[str] = []
     for name, data in _iter_sources(path):
         shown = name[:80]
-        stem = mask_stem(name)
+        stem = mask_stem(name) or seg_stem(name)
         if stem is None:
-            problems.append(
-                _("%(name)s: DICOM-SEG masks are not supported yet; convert them to PNG or NIfTI")
-                % {"name": shown} if name.lower().endswith(".dcm") else
-                _("%(name)s: not a mask file (.png, .npy, .nii or .nii.gz)") % {"name": shown})
+            problems.append(_("%(name)s: not a mask file (.png, .npy, .nii, .nii.gz or a "
+                              "DICOM-SEG .dcm)") % {"name": shown})
             continue
         case = cases.get(stem)
         if case is None:
@@ -139,7 +141,10 @@ def _read_masks(phase: Phase, path: Path) -> tuple[dict[str, np.ndarray], list[s
             continue
         shapes[stem] = shape
         try:
-            mask = read_mask(data, name, expected_shape=shape)
+            if mask_stem(name) is None:  # a .dcm: DICOM-SEG, segments matched to the labels
+                mask = read_seg(data, expected_shape=shape, labels=phase.challenge.labels)
+            else:
+                mask = read_mask(data, name, expected_shape=shape)
             check_labels(mask, n_labels)
         except MaskRejected as exc:
             detail = exc.rule
@@ -183,17 +188,11 @@ def masks_import(*, phase: Phase, path: Path, actor: User | None = None) -> Trut
     """Import segmentation masks as the phase's ground truth (see the module docstring)."""
     _require_task(phase, TaskType.SEGMENTATION, _("Masks"))
     masks, inputs, shapes = _read_masks(phase, path)
-    written: list[str] = []
-    try:
-        with transaction.atomic():
-            values = {case_id: {"mask": store_mask(mask, "truths", written)}
-                      for case_id, mask in masks.items()}
-            version = _save_truths(phase, values, actor=actor, kind="masks", inputs=inputs,
-                                   shapes=shapes)
-    except Exception:
-        for key in written:
-            default_storage.delete(key)
-        raise
+    with stored_atomically() as written:
+        values = {case_id: {"mask": store_mask(mask, "truths", written)}
+                  for case_id, mask in masks.items()}
+        version = _save_truths(phase, values, actor=actor, kind="masks", inputs=inputs,
+                               shapes=shapes)
     return TruthReport(cases=len(values), truth_version=version,
                        without_spacing=_without_spacing(phase, shapes))
 

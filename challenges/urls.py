@@ -1,6 +1,6 @@
 from django.urls import path
 
-from challenges import views, views_data, views_registration, views_wizard
+from challenges import views, views_data, views_held, views_registration, views_wizard
 
 app_name = "challenges"
 urlpatterns = [
@@ -18,6 +18,11 @@ urlpatterns = [
     path("society/challenges/<slug:slug>/edit/data/", views_wizard.wizard_data,
          name="wizard-data"),
     path("challenges/<slug:slug>/data/", views_data.challenge_data, name="data"),
+    path("challenges/<slug:slug>/data/held/", views_held.held_queue, name="held"),
+    path("challenges/<slug:slug>/data/held/<int:pk>/image.png", views_held.held_image,
+         name="held-image"),
+    path("challenges/<slug:slug>/data/held/<int:pk>/decide/", views_held.held_decide_view,
+         name="held-decide"),
     path("challenges/<slug:slug>/register/", views_registration.register, name="register"),
     path("challenges/<slug:slug>/registrations/", views_registration.society_registrations,
          name="registrations"),

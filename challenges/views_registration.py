@@ -6,7 +6,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -24,8 +23,14 @@ from challenges.selectors import (
     can_view_registrations,
     registrations_for_challenge,
 )
-from challenges.services_registration import registration_decide, registration_request, registration_withdraw
+from challenges.services_registration import (
+    registration_decide,
+    registration_request,
+    registration_withdraw,
+    teams_not_decidable_by,
+)
 from config.errors import DomainError
+from config.form_text import form_errors
 
 
 def registration_panel(user: AnyUser, challenge: Challenge) -> dict[str, Any]:
@@ -64,12 +69,6 @@ def _registration_or_404(request: HttpRequest, slug: str, pk: int) -> Registrati
     return registration
 
 
-def _form_errors(form: Form) -> str:
-    """Every problem of an invalid form, each with the label of its field."""
-    return " ".join(f"{form.fields[name].label}: {error}" if name in form.fields else str(error)
-                    for name, errors in form.errors.items() for error in errors)
-
-
 def _back_to_challenge(slug: str) -> HttpResponse:
     return redirect(reverse("challenges:detail", kwargs={"slug": slug}) + "#registration")
 
@@ -84,7 +83,7 @@ def register(request: HttpRequest, slug: str) -> HttpResponse:
     teams = teams_of_user(user)
     form = RegistrationRequestForm(request.POST, teams=teams)
     if not form.is_valid():
-        messages.error(request, _form_errors(form))
+        messages.error(request, form_errors(form))
         return _back_to_challenge(slug)
     team = next(t for t in teams if t.slug == form.cleaned_data["team"])
     try:
@@ -132,6 +131,7 @@ def society_registrations(request: HttpRequest, slug: str) -> HttpResponse:
         "challenge": challenge, "status": status, "statuses": RegistrationStatus.choices,
         "registrations": registrations_for_challenge(request.user, challenge, status=status),
         "can_decide": can_manage_society(request.user, challenge.society),
+        "conflicted_teams": teams_not_decidable_by(request.user),
         "decision_form": RegistrationDecisionForm(),
     })
 
@@ -142,7 +142,7 @@ def registration_decide_view(request: HttpRequest, slug: str, pk: int) -> HttpRe
     registration = _registration_or_404(request, slug, pk)
     form = RegistrationDecisionForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _form_errors(form))
+        messages.error(request, form_errors(form))
     else:
         approve = form.cleaned_data["decision"] == "approve"
         try:

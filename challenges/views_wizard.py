@@ -185,6 +185,11 @@ def wizard_data(request: HttpRequest, slug: str) -> HttpResponse:
                 "present, %(labelled)d labels.") % {
                     "phase": phase.slug, "created": report.cases.created,
                     "unchanged": report.cases.unchanged, "labelled": report.cases.labelled})
+            if report.cases.held:
+                messages.warning(request, _(
+                    "%(n)d images may carry burned-in patient text: they wait in the review "
+                    "queue on the data page until a data steward approves them.") % {
+                        "n": report.cases.held})
             if report.truths is not None:
                 messages.success(request, truths_message(report))
                 if report.truths.without_spacing:

@@ -1,4 +1,5 @@
-"""The Celery application. Queues: `default` (scoring, bookkeeping) and one per sandbox resource class."""
+"""The Celery application. Queues: `default` (scoring, bookkeeping), one per sandbox resource class,
+and `imaging` (de-identification of large case imports, `challenges.tasks`)."""
 
 import os
 

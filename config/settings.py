@@ -266,6 +266,14 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
+# Case imports: with ENCLAVE_IMAGING_PARALLEL, an import of at least ..._MIN_FILES files is
+# de-identified by workers on the `imaging` queue (one task per series), which must read the
+# upload from the importer's path (same node, or a shared scratch directory); the importer waits
+# ENCLAVE_IMAGING_TIMEOUT seconds for them. Off: every import runs in the importing process.
+ENCLAVE_IMAGING_PARALLEL = env.bool("ENCLAVE_IMAGING_PARALLEL", default=False)
+ENCLAVE_IMAGING_PARALLEL_MIN_FILES = env.int("ENCLAVE_IMAGING_PARALLEL_MIN_FILES", default=64)
+ENCLAVE_IMAGING_TIMEOUT = env.int("ENCLAVE_IMAGING_TIMEOUT", default=3600)
+
 # Runs: platform failures are retried; a run whose heartbeat stops is recovered by the sweeper.
 ENCLAVE_RUN_ATTEMPTS = env.int("ENCLAVE_RUN_ATTEMPTS", default=3)
 ENCLAVE_HEARTBEAT_SECONDS = env.float("ENCLAVE_HEARTBEAT_SECONDS", default=10.0)
@@ -276,6 +284,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "sweep-runs": {"task": "evaluation.runs_sweep", "schedule": 60.0,
                    "options": {"queue": "default"}},
+    "sweep-import-batches": {"task": "challenges.import_batches_sweep", "schedule": 3600.0,
+                             "options": {"queue": "default"}},
 }
 
 # Sandbox
@@ -286,6 +296,15 @@ SANDBOX_GPU_DEVICES = env.list("SANDBOX_GPU_DEVICES", default=[])
 # Loaded team images kept per node before the least recently used are removed.
 SANDBOX_IMAGE_CACHE_BYTES = env.int("SANDBOX_IMAGE_CACHE_BYTES", default=50 * 1024**3)
 ENCLAVE_IMAGE_MAX_BYTES = env.int("ENCLAVE_IMAGE_MAX_BYTES", default=10 * 1024**3)
+# Operator caps on the per-phase run limits society admins set (wizard and API refuse more).
+ENCLAVE_MAX_RUN_SECONDS = env.int("ENCLAVE_MAX_RUN_SECONDS", default=24 * 3600)
+ENCLAVE_MAX_RUN_MEMORY_MB = env.int("ENCLAVE_MAX_RUN_MEMORY_MB", default=128 * 1024)
+ENCLAVE_MAX_RUN_CPUS = env.float("ENCLAVE_MAX_RUN_CPUS", default=32.0)
+ENCLAVE_MAX_RUN_GPUS = env.int("ENCLAVE_MAX_RUN_GPUS", default=4)
+ENCLAVE_MAX_RUN_OUTPUT_MB = env.int("ENCLAVE_MAX_RUN_OUTPUT_MB", default=10 * 1024)
+ENCLAVE_MAX_RUN_PIDS = env.int("ENCLAVE_MAX_RUN_PIDS", default=4096)
+ENCLAVE_MAX_RUN_OUTPUT_FILES = env.int("ENCLAVE_MAX_RUN_OUTPUT_FILES", default=100_000)
+ENCLAVE_MAX_RUN_SHARDS = env.int("ENCLAVE_MAX_RUN_SHARDS", default=16)
 
 LOGGING = {
     "version": 1,

@@ -6,13 +6,16 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from accounts import apis as account_apis
+from accounts import apis_invitations as invitation_apis
 from challenges import apis as challenge_apis
 from challenges import apis_data as challenge_data_apis
+from challenges import apis_held as held_apis
 from challenges import apis_registration as registration_apis
 from challenges import apis_setup as challenge_setup_apis
 from config.microcache import anonymous_cacheable
 from evaluation import apis as evaluation_apis
 from evaluation import apis_society as society_apis
+from review import apis_reading as reading_apis
 
 api_v1 = [
     path("auth/token/", account_apis.AuthTokenApi.as_view(), name="auth-token"),
@@ -23,6 +26,15 @@ api_v1 = [
          name="team-members"),
     path("teams/<slug:slug>/members/<str:username>/", account_apis.TeamMemberDetailApi.as_view(),
          name="team-member-detail"),
+    path("teams/<slug:slug>/invitations/", invitation_apis.TeamInvitationListApi.as_view(),
+         name="team-invitations"),
+    path("teams/<slug:slug>/invitations/<int:pk>/",
+         invitation_apis.TeamInvitationDetailApi.as_view(), name="team-invitation-detail"),
+    path("invitations/", invitation_apis.MyInvitationListApi.as_view(), name="invitation-list"),
+    path("invitations/<int:pk>/accept/", invitation_apis.InvitationAcceptApi.as_view(),
+         name="invitation-accept"),
+    path("invitations/<int:pk>/decline/", invitation_apis.InvitationDeclineApi.as_view(),
+         name="invitation-decline"),
     path("challenges/<slug:slug>/registrations/", registration_apis.RegistrationListApi.as_view(),
          name="registration-list"),
     path("registrations/<int:pk>/decision/", registration_apis.RegistrationDecisionApi.as_view(),
@@ -38,6 +50,11 @@ api_v1 = [
     path("challenges/<slug:slug>/spec/", evaluation_apis.SpecApi.as_view(), name="spec"),
     path("challenges/<slug:slug>/data/", challenge_data_apis.ChallengeDataApi.as_view(),
          name="challenge-data"),
+    path("challenges/<slug:slug>/held/", held_apis.HeldImageListApi.as_view(), name="held-list"),
+    path("challenges/<slug:slug>/held/<int:pk>/image/", held_apis.HeldImagePngApi.as_view(),
+         name="held-image"),
+    path("challenges/<slug:slug>/held/<int:pk>/decision/",
+         held_apis.HeldImageDecisionApi.as_view(), name="held-decision"),
     path("challenges/<slug:slug>/phases/<slug:phase>/quota/", evaluation_apis.QuotaApi.as_view(),
          name="quota"),
     path("challenges/<slug:slug>/phases/<slug:phase>/cases/",
@@ -69,6 +86,13 @@ api_v1 = [
          society_apis.PhaseRunDetailApi.as_view(), name="phase-run-detail"),
     path("challenges/<slug:slug>/phases/<slug:phase>/runs/<int:pk>/rerun/",
          society_apis.RunRerunApi.as_view(), name="phase-run-rerun"),
+    # Reader studies (review app): the owning society's physicians and admins.
+    path("challenges/<slug:slug>/phases/<slug:phase>/reading-lists/",
+         reading_apis.ReadingListListApi.as_view(), name="reading-lists"),
+    path("challenges/<slug:slug>/phases/<slug:phase>/reading-lists/<int:pk>/",
+         reading_apis.ReadingListDetailApi.as_view(), name="reading-list"),
+    path("challenges/<slug:slug>/phases/<slug:phase>/reading-lists/<int:pk>/reads/",
+         reading_apis.ReadListApi.as_view(), name="reading-reads"),
     path("uploads/", evaluation_apis.UploadStartApi.as_view(), name="upload-start"),
     path("uploads/<uuid:pk>/", evaluation_apis.UploadChunkApi.as_view(), name="upload-chunk"),
     path("uploads/<uuid:pk>/complete/", evaluation_apis.UploadCompleteApi.as_view(),

@@ -275,6 +275,8 @@ LeaderboardOutput = inline_serializer("Leaderboard", fields={
     "columns": serializers.ListField(child=serializers.DictField()),
     "stability": serializers.DictField(),
     "entries": serializers.ListField(child=serializers.DictField()),
+    "references": serializers.ListField(child=serializers.DictField(), help_text=(
+        "Published human reference rows (reader studies): never ranked; each covers n_cases.")),
     "count": serializers.IntegerField(help_text="Entries in the whole board."),
     "offset": serializers.IntegerField(), "limit": serializers.IntegerField(),
 })
@@ -293,6 +295,9 @@ def leaderboard_payload(board: Leaderboard) -> dict[str, Any]:
         "columns": [{"key": k, "direction": d} for k, d in board.columns],
         "stability": board.stability,
         "entries": [entry.__dict__ for entry in board.entries],
+        "references": [{"name": r.name, "kind": r.kind, "n_cases": r.n_cases,
+                        "metrics": {c["key"]: {k: c.get(k) for k in ("value", "ci_low", "ci_high")}
+                                    for c in r.cells}} for r in board.references],
     }
 
 

@@ -22,6 +22,7 @@ from challenges.apis import ChallengeDetailOutput
 from challenges.apis_setup import form_problems, manager_challenge_api, manager_phase_api
 from challenges.selectors import access_phase_by_user
 from config.api_errors import error_responses
+from config.query import QuerySerializer
 from config.uploads import uploaded_file_path
 from evaluation.errors import SubmissionNotFound
 from evaluation.forms import PreviewForm
@@ -50,7 +51,9 @@ class ChallengePublishApi(APIView):
 
 PreviewInput = inline_serializer("PreviewInput", fields={
     "predictions": serializers.FileField(
-        help_text="A predictions.json with one entry per case of the phase."),
+        help_text="A predictions.json with one entry per case of the phase (classification, "
+                  "detection), or for segmentation a zip of masks, one per case, named "
+                  "<case id>.png, .npy, .nii or .nii.gz (at most 256 MiB)."),
 })
 PreviewOutput = inline_serializer("PreviewOutput", fields={
     "phase": serializers.CharField(),
@@ -78,9 +81,10 @@ class PreviewApi(APIView):
     @extend_schema(request={"multipart/form-data": PreviewInput},
                    responses={200: PreviewOutput, **error_responses(400, 404)})
     def post(self, request: Request, slug: str, phase: str) -> Response:
-        """Score a sample predictions.json on the phase's cases, against its current ground
-        truth and the current spec: the leaderboard row it would get. Nothing is stored but an
-        audit event (it reads the ground truth)."""
+        """Score sample predictions on the phase's cases, against its current ground truth and
+        the current spec: the leaderboard row they would get. A predictions.json, or a zip of
+        masks for segmentation, checked as a run's outputs are. Nothing is stored but an audit
+        event (it reads the ground truth)."""
         challenge = manager_challenge_api(request.user, slug)
         phase_obj = manager_phase_api(challenge, phase)
         form = PreviewForm({"phase": phase_obj.slug}, request.FILES, challenge=challenge)
@@ -150,7 +154,7 @@ RunDetailOutput = inline_serializer("SocietyRunDetail", fields={
 })
 
 
-class RunListInput(serializers.Serializer):
+class RunListInput(QuerySerializer):
     status = serializers.ChoiceField(choices=Status.choices, required=False)
     team = serializers.SlugField(required=False, help_text="Only this team's runs.")
     offset = serializers.IntegerField(min_value=0, default=0)

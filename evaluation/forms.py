@@ -15,11 +15,11 @@ from django import forms
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
-from challenges.models import Challenge, Phase
+from challenges.models import Challenge, Phase, TaskType
 from evaluation.metrics import registry
 from evaluation.metrics.registry import MetricDef
 from evaluation.metrics.spec import RANKING_METHODS, SpecError, parse_spec
-from evaluation.services.setup import MAX_PREDICTIONS_BYTES
+from evaluation.services.setup import MAX_PREDICTIONS_BYTES, MAX_PREVIEW_ZIP_BYTES
 from evaluation.services.specs import spec_dict_of
 
 RANKING_LABELS = {
@@ -247,9 +247,18 @@ class PreviewForm(forms.Form):
     def __init__(self, *args: Any, challenge: Challenge, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["phase"].queryset = challenge.phases.order_by("id")  # type: ignore[attr-defined]
+        self.is_segmentation = challenge.task_type == TaskType.SEGMENTATION
+        if self.is_segmentation:
+            self.fields["predictions"].label = _("Sample masks (zip)")
+            self.fields["predictions"].help_text = _(
+                "A zip file with one mask per case of the phase, named <case id>.png, .npy, "
+                ".nii or .nii.gz, with the case image's shape and values of the label set.")
 
     def clean_predictions(self) -> Any:
         upload = self.cleaned_data["predictions"]
-        if upload.size > MAX_PREDICTIONS_BYTES:
+        if self.is_segmentation and upload.size > MAX_PREVIEW_ZIP_BYTES:
+            raise forms.ValidationError(_("The zip file is larger than %(mb)d MiB.") % {
+                "mb": MAX_PREVIEW_ZIP_BYTES // (1024 * 1024)})
+        if not self.is_segmentation and upload.size > MAX_PREDICTIONS_BYTES:
             raise forms.ValidationError(_("predictions.json is larger than 16 MiB."))
         return upload

@@ -7,8 +7,10 @@ DICOM (preamble + "DICM", or a bare dataset starting with group 0002/0008), PNG,
 
 What it does now:
 - DICOM: admits only an explicit list of image storage SOP classes with SOP/study/series UIDs and
-  complete pixel data; rejects documents, raw data, private/unknown classes and files at risk of
-  burned-in text (step 7); keeps an explicit attribute table (`imaging.profile`) and removes
+  complete pixel data; rejects documents, raw data and private/unknown classes; marks files at risk
+  of burned-in text (step 7) with `pixel_review` (the caller holds them for a data steward) and
+  zeroes everything outside the ultrasound regions the header declares (`imaging.pixel_clean`,
+  the only step that decodes pixels); keeps an explicit attribute table (`imaging.profile`) and removes
   everything else (private groups, overlays, curves, descriptions, names, institution...), walking
   kept sequences; remaps every non-standard UID with the keyed UUIDv8 of step 3; replaces
   PatientName/PatientID with the keyed pseudonym of step 4; shifts every kept DA/DT by the keyed
@@ -20,8 +22,8 @@ What it does now:
 
 What it does NOT do yet (later issues): the full per-SOP-class tables (dicom-anonymizer 2026c,
 Grand-Challenge procedure.json; the table here is one modest context-free allow-list), safe-private
-retention (113111), Clean Descriptors (113105), any pixel cleaning or review queue (113101 is
-never claimed; risky files are rejected instead), the ImageType DERIVED/SECONDARY review trigger,
+retention (113111), Clean Descriptors (113105), pixel cleaning beyond ultrasound regions (device
+signature rectangles, OCR), the ImageType DERIVED/SECONDARY review trigger,
 NIfTI/TIFF/WSI/video, DICOM-SEG and other non-image objects, the Clinical Trial Subject module,
 IOD validation (some Type 2 attributes of enhanced objects are dropped), and the per-tag JSON
 audit record of step 9 (`actions` is a summary). The leak scan's own limits are in
@@ -70,6 +72,7 @@ class DeidResult:
     series_uid: str | None = None
     sop_instance_uid: str | None = None
     manufacturer: str = ""  # DICOM Manufacturer, kept by the profile (device identity, not PHI)
+    pixel_review: str = ""  # why a person must see the pixels first (dicom_admit.burned_in_risk)
 
 
 def detect_kind(data: bytes) -> tuple[Kind, bool]:
@@ -129,6 +132,7 @@ def _deidentify(
             actions=out.actions, pseudo_patient_id=out.pseudo_patient_id,
             study_uid=out.study_uid, series_uid=out.series_uid,
             sop_instance_uid=out.sop_instance_uid, manufacturer=out.manufacturer,
+            pixel_review=out.admission.pixel_review,
         )
     raster = deidentify_raster(data, kind)
     return DeidResult(
@@ -146,7 +150,7 @@ ACTION_COUNT_KEYS = (
     "overlays_curves_removed", "dates_shifted", "dates_emptied", "uids_remapped",
     "patients_pseudonymised", "ages_capped", "ages_removed", "rasters_reencoded",
     "metadata_entries_removed", "exif_removed", "icc_profiles_removed", "leak_scans",
-    "leak_scan_hits",
+    "leak_scan_hits", "pixel_reviews", "pixels_masked",
 )
 
 
@@ -168,5 +172,7 @@ def action_counts(actions: dict) -> dict[str, int]:
         "icc_profiles_removed": int(bool(actions.get("icc_profile_removed"))),
         "leak_scans": int(leak_scan is not None),
         "leak_scan_hits": int(leak_scan.get("hits") or 0) if leak_scan else 0,
+        "pixel_reviews": int(bool(actions.get("pixel_review"))),
+        "pixels_masked": int(actions.get("pixels_masked") or 0),
     }
     return {key: counts[key] for key in ACTION_COUNT_KEYS if counts[key]}

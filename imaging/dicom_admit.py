@@ -9,9 +9,11 @@ process (Celery prefork workers do). `admit` checks, in this order, and raises
 data present and as long as declared, size limits, and the burned-in-text risk of step 7.
 
 Step 7 as implemented: BurnedInAnnotation YES; or absent with modality US/XA/RF/ES/XC/GM/SC/OT/DOC;
-or ImageType SCREEN SAVE; or a series description matching dose/screen/report/save. All of these
-are rejected until the pixel-review queue exists. ImageType DERIVED/SECONDARY (also in step 7) is
-NOT used yet: without a review queue it would refuse most reformatted CT/MR series.
+or ImageType SCREEN SAVE; or a series description matching dose/screen/report/save. Such files are
+admitted with `Admission.pixel_review` set: the caller holds them for a data steward's decision
+(`challenges.services_held`), never straight into a case set. ImageType DERIVED/SECONDARY (also in
+step 7) is NOT a trigger: it marks most reformatted CT/MR series (pydicom's own MR fixtures too),
+and would bury the stewards' queue in images that carry no screen text.
 """
 
 import re
@@ -65,6 +67,7 @@ class Admission:
     columns: int
     frames: int
     encapsulated: bool
+    pixel_review: str = ""  # `burned_in_risk`: why a person must see the pixels first
 
 
 def parse_dicom(data: bytes, *, has_preamble: bool) -> FileDataset:
@@ -163,9 +166,17 @@ def _check_pixels(ds: Dataset, syntax: UID) -> tuple[int, int, int, bool]:
     encapsulated = syntax.is_encapsulated
     if encapsulated:
         _check_fragments(value, frames)
-    elif len(value) < (rows * columns * frames * samples * bits + 7) // 8:
+    elif len(value) < _native_length(ds, rows * columns * frames, samples, bits):
         raise ImageFileRejected("unreadable")
     return rows, columns, frames, encapsulated
+
+
+def _native_length(ds: Dataset, pixels: int, samples: int, bits: int) -> int:
+    """Bytes of native Pixel Data: YBR_FULL_422 shares each pair's chroma (2 samples a pixel,
+    PS3.3 C.7.6.3.1.2), every other interpretation stores every sample."""
+    if samples == 3 and peek_text(ds, "PhotometricInterpretation").upper() == "YBR_FULL_422":
+        samples = 2
+    return (pixels * samples * bits + 7) // 8
 
 
 def _check_fragments(value: bytes, frames: int) -> None:
@@ -183,24 +194,29 @@ def _check_fragments(value: bytes, frames: int) -> None:
         raise ImageFileRejected("unreadable")
 
 
-def _check_burned_in(ds: Dataset, modality: str | None) -> None:
+def burned_in_risk(ds: Dataset, modality: str | None) -> str:
+    """Why this image needs a person to look at its pixels before it joins a case set (spec step
+    7), as a code: "burned_in_flag", "risk_modality", "screen_capture", "series_description";
+    "" when nothing suggests burned-in text."""
     flag = peek_text(ds, "BurnedInAnnotation").upper()
     image_type = peek_value(ds, "ImageType") or ()
     if isinstance(image_type, str):
         image_type = [image_type]
     image_types = {str(v).strip().upper() for v in image_type}
-    risky = (
-        flag == "YES"
-        or (not flag and (modality or "").upper() in BURNED_IN_RISK_MODALITIES)
-        or bool(image_types & BURNED_IN_RISK_IMAGE_TYPES)
-        or bool(_DESCRIPTION_RISK.search(peek_text(ds, "SeriesDescription")))
-    )
-    if risky:
-        raise ImageFileRejected("burned_in_risk")
+    if flag == "YES":
+        return "burned_in_flag"
+    if not flag and (modality or "").upper() in BURNED_IN_RISK_MODALITIES:
+        return "risk_modality"
+    if image_types & BURNED_IN_RISK_IMAGE_TYPES:
+        return "screen_capture"
+    if _DESCRIPTION_RISK.search(peek_text(ds, "SeriesDescription")):
+        return "series_description"
+    return ""
 
 
 def admit(ds: FileDataset) -> Admission:
-    """Raise ImageFileRejected unless this dataset is an image we can de-identify now."""
+    """Raise ImageFileRejected unless this dataset is an image we can de-identify now. A risk of
+    burned-in text is not a refusal: it is `Admission.pixel_review`, for the caller to hold."""
     sop_class = _check_sop_class(ds)
     if any(not peek_text(ds, keyword) for keyword in _REQUIRED_UIDS):
         raise ImageFileRejected("missing_uid")
@@ -209,5 +225,5 @@ def admit(ds: FileDataset) -> Admission:
         raise ImageFileRejected("unsupported_format")
     rows, columns, frames, encapsulated = _check_pixels(ds, syntax)
     modality = peek_text(ds, "Modality") or None
-    _check_burned_in(ds, modality)
-    return Admission(sop_class, syntax, modality, rows, columns, frames, encapsulated)
+    return Admission(sop_class, syntax, modality, rows, columns, frames, encapsulated,
+                     pixel_review=burned_in_risk(ds, modality))

@@ -34,6 +34,7 @@ from imaging.dicom_write import constant_elements, constant_texts, encode, text_
 from imaging.errors import ImageFileRejected
 from imaging.keyed import date_offset_days, pseudo_patient_id, remap_uid
 from imaging.leakscan import LeakScanner, element_vr
+from imaging.pixel_clean import Cleaning, mask_outside_ultrasound_regions
 from imaging.profile import (
     DEID_METHOD,
     IMAGE_SOP_CLASSES,
@@ -190,18 +191,22 @@ class _Walker:
         return new_values
 
 
-def _write_replacements(ds: Dataset, patient: _Patient, scanner: LeakScanner) -> None:
+def _write_replacements(ds: Dataset, patient: _Patient, scanner: LeakScanner, *,
+                        pixels_cleaned: bool) -> None:
     implicit, little = (bool(flag) for flag in ds.original_encoding)
-    for raw in constant_elements(implicit, little):
+    for raw in constant_elements(implicit, little, pixels_cleaned):
         ds[raw.tag] = raw
     pseudo = patient.pseudo_id or ""
-    replacements = [(0x00100010, "PN", pseudo), (0x00100020, "LO", pseudo)]
+    # PatientName as a family name with an empty given name ("P…^"): a one-component name is
+    # the retired PN form that validators (dciodvfy, highdicom) warn about.
+    name = f"{pseudo}^" if pseudo else ""
+    replacements = [(0x00100010, "PN", name), (0x00100020, "LO", pseudo)]
     if patient.age is not None:
         replacements.append((0x00101010, "AS", patient.age))
     for tag, vr, text in replacements:
         raw = text_element(tag, vr, text, implicit, little)
         ds[raw.tag] = raw
-    scanner.add_legit([pseudo, patient.age or "", *constant_texts()], ["iso8859"])
+    scanner.add_legit([pseudo, name, patient.age or "", *constant_texts()], ["iso8859"])
 
 
 def _pixel_spacing(ds: Dataset) -> tuple[float, float] | None:
@@ -220,27 +225,38 @@ def _pixel_spacing(ds: Dataset) -> tuple[float, float] | None:
     return (row, column) if row > 0 and column > 0 else None
 
 
+def _encodings(ds: Dataset) -> list[str]:
+    """The Python codecs of the dataset's Specific Character Set, every value of it (Japanese
+    files name two or three: "ISO 2022 IR 6\\ISO 2022 IR 87")."""
+    value = peek_value(ds, "SpecificCharacterSet")
+    terms = [str(v).strip() for v in value] if isinstance(value, MultiValue | list | tuple) else [
+        str(value or "").strip()]
+    return convert_encodings(terms if any(terms) else "ISO_IR 6")
+
+
 def deidentify_dicom(data: bytes, *, key: bytes, has_preamble: bool) -> DicomOutput:
     ds = parse_dicom(data, has_preamble=has_preamble)
     admission = admit(ds)
-    encodings = convert_encodings(peek_text(ds, "SpecificCharacterSet") or "ISO_IR 6")
+    encodings = _encodings(ds)
     patient = _patient(ds, key, encodings)
     walker = _Walker(key, patient.date_offset_days, encodings)
     walker.walk(ds)
-    _write_replacements(ds, patient, walker.scanner)
+    cleaning = mask_outside_ultrasound_regions(ds) if admission.pixel_review else None
+    _write_replacements(ds, patient, walker.scanner, pixels_cleaned=cleaning is not None)
     # Deflate is only a container for explicit VR little endian: write that, so it can be scanned.
     syntax = admission.transfer_syntax
-    syntax = ExplicitVRLittleEndian if syntax == DeflatedExplicitVRLittleEndian else syntax
+    if syntax == DeflatedExplicitVRLittleEndian or cleaning is not None:
+        syntax = ExplicitVRLittleEndian  # masked pixels are native now
     spacing, uids = _pixel_spacing(ds), _new_uids(ds)
     encoded = encode(ds, syntax, sop_class_uid=admission.sop_class_uid,
                      sop_instance_uid=uids[2], encodings=encodings)
-    scanned_pixels = encoded.pixels if admission.encapsulated else b""
+    scanned_pixels = encoded.pixels if syntax.is_encapsulated else b""
     if walker.scanner.find_leaks(encoded.header, scanned_pixels):
         raise ImageFileRejected("leak_detected")
     return DicomOutput(
         data=encoded.join(), admission=admission, pixel_spacing=spacing,
         pseudo_patient_id=patient.pseudo_id, study_uid=uids[0], series_uid=uids[1],
-        sop_instance_uid=uids[2], actions=_actions(admission, patient, walker),
+        sop_instance_uid=uids[2], actions=_actions(admission, patient, walker, cleaning),
         manufacturer=peek_text(ds, "Manufacturer", encodings),
     )
 
@@ -251,8 +267,13 @@ def _new_uids(ds: Dataset) -> tuple[str, str, str]:
     return study, series, instance
 
 
-def _actions(admission: Admission, patient: _Patient, walker: _Walker) -> dict:
+def _actions(admission: Admission, patient: _Patient, walker: _Walker,
+             cleaning: Cleaning | None) -> dict:
     """A JSON-safe summary: counts, keywords and labels only, never a value from the file."""
+    pixels = "copied unchanged (not decoded)"
+    if cleaning is not None:
+        pixels = (f"{cleaning.method}: {cleaning.masked_fraction:.1%} of each frame outside "
+                  f"{cleaning.regions} region(s) zeroed; written uncompressed")
     counted = ("attributes_kept", "attributes_removed", "private_removed",
                "overlays_curves_removed", "dates_shifted")
     return {
@@ -270,6 +291,8 @@ def _actions(admission: Admission, patient: _Patient, walker: _Walker) -> dict:
         "patient_age": patient.age_action,
         "file_meta": "rebuilt",
         "preamble": "zeroed",
-        "pixel_data": "copied unchanged (not decoded)",
+        "pixel_data": pixels,
+        "pixel_review": admission.pixel_review,
+        "pixels_masked": int(cleaning is not None),
         "leak_scan": {"needles": len(walker.scanner.needles), "hits": 0},
     }

@@ -57,7 +57,6 @@ REJECTION_STATUS: dict[str, int] = {
     "no_pixels": STATUS_DATASET_MISMATCH,
     "unreadable": STATUS_CANNOT_UNDERSTAND,
     "unsupported_format": 0xC001,
-    "burned_in_risk": 0xC002,
     "leak_detected": 0xC003,
 }
 DEFAULT_AE_TITLE = "ENCLAVE"

@@ -27,7 +27,7 @@ from pydicom.filewriter import write_data_element
 from pydicom.tag import BaseTag
 from pydicom.uid import UID
 
-from imaging.profile import DEID_METHOD, DEID_METHOD_CODES, EMPTY, PIXEL_DATA_TAG
+from imaging.profile import CLEAN_PIXEL_CODE, DEID_METHOD, DEID_METHOD_CODES, EMPTY, PIXEL_DATA_TAG
 
 IMPLEMENTATION_CLASS_UID = "2.25.266763908992087734875093286028538706839"
 IMPLEMENTATION_VERSION_NAME = "ENCLAVE_DEID_01"
@@ -147,17 +147,22 @@ def _raw(elem: DataElement, implicit: bool, little: bool) -> RawDataElement:
 
 
 @cache
-def constant_elements(implicit: bool, little: bool) -> tuple[RawDataElement, ...]:
+def constant_elements(implicit: bool, little: bool,
+                      pixels_cleaned: bool = False) -> tuple[RawDataElement, ...]:
+    """The de-identification attributes; the Clean Pixel Data code (113101) only when a cleaning
+    step ran on this file's pixels."""
     ds = Dataset()
     for tag in EMPTY:
         ds.add_new(tag, dictionary_VR(tag), "")
     ds.PatientIdentityRemoved = "YES"
     ds.DeidentificationMethod = DEID_METHOD
-    ds.DeidentificationMethodCodeSequence = [_method_item(*code) for code in DEID_METHOD_CODES]
+    codes = (*DEID_METHOD_CODES, CLEAN_PIXEL_CODE) if pixels_cleaned else DEID_METHOD_CODES
+    ds.DeidentificationMethodCodeSequence = [_method_item(*code) for code in codes]
     ds.LongitudinalTemporalInformationModified = "MODIFIED"
     return tuple(_raw(elem, implicit, little) for elem in ds)
 
 
 def constant_texts() -> list[str]:
     """The values `constant_elements` writes, for the leak scan's legitimate text."""
-    return ["YES", DEID_METHOD, "MODIFIED", "DCM", *(t for code in DEID_METHOD_CODES for t in code)]
+    codes = (*DEID_METHOD_CODES, CLEAN_PIXEL_CODE)
+    return ["YES", DEID_METHOD, "MODIFIED", "DCM", *(t for code in codes for t in code)]

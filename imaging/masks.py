@@ -35,10 +35,14 @@ import struct
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
-from django.utils.translation import gettext as _
+
+from imaging.mask_nifti import GunzipReader, PlainReader, read_nifti
+from imaging.mask_rules import MaskRejected, rules
+
+__all__ = ["MASK_EXTENSIONS", "MaskRejected", "check_labels", "decode_mask", "encode_mask",
+           "mask_shape", "mask_shape_of_image", "mask_stem", "read_mask", "rules"]
 
 MASK_EXTENSIONS = (".png", ".npy", ".nii.gz", ".nii")
 STORED_KIND = "npy.gz"
@@ -46,48 +50,13 @@ MAX_LABELS = 65536
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 NPY_MAGIC = b"\x93NUMPY"
 MAX_NPY_HEADER = 65536
-NIFTI_HEADER = 348
-MAX_VOX_OFFSET = 1024 * 1024
 # .npy descr -> (numpy dtype string); bytes order is explicit ('<' little, '>' big, '|' none)
 NPY_TYPES = frozenset(
     {"|b1", "|u1", "|i1"}
     | {f"{order}{kind}{size}" for order in "<>" for kind in "ui" for size in (2, 4, 8)}
     | {f"{order}f{size}" for order in "<>" for size in (4, 8)}
 )
-# NIfTI-1 datatype code -> (numpy kind + size, bitpix)
-NIFTI_TYPES = {2: ("u1", 8), 4: ("i2", 16), 8: ("i4", 32), 16: ("f4", 32), 64: ("f8", 64),
-               256: ("i1", 8), 512: ("u2", 16), 768: ("u4", 32), 1024: ("i8", 64),
-               1280: ("u8", 64)}
 
-
-def rules() -> dict[str, str]:
-    """Every rule by name (translated now): the client's copy names the same English texts."""
-    return {
-        "format": _("masks must be .png, .npy, .nii or .nii.gz files"),
-        "png": _("not a valid PNG"),
-        "png_kind": _("PNG masks must be 8- or 16-bit grayscale or 8-bit palette images, "
-                      "not interlaced"),
-        "npy": _("not a valid .npy array"),
-        "npy_type": _(".npy masks must hold integer, boolean or float numbers"),
-        "nifti": _("not a NIfTI-1 single file"),
-        "gzip": _("not valid gzip"),
-        "nifti_type": _("NIfTI masks must hold integer or float numbers"),
-        "nifti_scaled": _("NIfTI masks must not be scaled (scl_slope, scl_inter)"),
-        "length": _("the mask's pixel data is truncated or has trailing bytes"),
-        "shape": _("a mask's shape differs from its case image"),
-        "non_finite": _("NaN or Infinity in a mask"),
-        "whole": _("mask values must be whole numbers"),
-        "labels": _("a mask holds a label value outside the label set"),
-    }
-
-
-class MaskRejected(ValueError):
-    """A mask file that breaks a rule; `rule` is categorical and safe to show."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.rule = rules()[name]
-        super().__init__(self.rule)
 
 
 def mask_stem(name: str) -> str | None:
@@ -108,9 +77,9 @@ def read_mask(data: bytes, name: str, *, expected_shape: Sequence[int]) -> np.nd
     elif lowered.endswith(".npy"):
         mask = _read_npy(data, expected)
     elif lowered.endswith(".nii.gz"):
-        mask = _read_nifti(_gunzip_reader(data), expected)
+        mask = read_nifti(GunzipReader.of(data), expected)
     elif lowered.endswith(".nii"):
-        mask = _read_nifti(_PlainReader(data), expected)
+        mask = read_nifti(PlainReader(data), expected)
     else:
         raise MaskRejected("format")
     return _whole_numbers(mask)
@@ -264,103 +233,6 @@ def _read_npy(data: bytes, expected: tuple[int, ...]) -> np.ndarray:
     if header.fortran_order:
         return flat.reshape(expected[::-1]).T
     return flat.reshape(expected)
-
-
-# --- NIfTI-1 ----------------------------------------------------------------------------------
-
-
-class _PlainReader:
-    def __init__(self, data: bytes) -> None:
-        self.data, self.position = data, 0
-
-    def read(self, size: int) -> bytes:
-        piece = self.data[self.position: self.position + size]
-        self.position += len(piece)
-        return piece
-
-    def at_end(self) -> bool:
-        return self.position >= len(self.data)
-
-
-class _GunzipReader:
-    """Inflate one gzip member on demand, never more than asked for (no bombs)."""
-
-    def __init__(self, data: bytes) -> None:
-        self.inflater = zlib.decompressobj(wbits=31)
-        self.pending = data
-
-    def read(self, size: int) -> bytes:
-        try:
-            out = self.inflater.decompress(self.pending, size)
-        except zlib.error as exc:
-            raise MaskRejected("gzip") from exc
-        self.pending = self.inflater.unconsumed_tail
-        return out
-
-    def at_end(self) -> bool:
-        if self.read(1):
-            return False
-        if not self.inflater.eof or self.inflater.unused_data:
-            raise MaskRejected("gzip")
-        return True
-
-
-def _gunzip_reader(data: bytes) -> _GunzipReader:
-    if not data.startswith(b"\x1f\x8b"):
-        raise MaskRejected("gzip")
-    return _GunzipReader(data)
-
-
-@dataclass(frozen=True)
-class NiftiHeader:
-    order: str  # "<" or ">"
-    shape: tuple[int, ...]  # numpy order: (frames, rows, columns) or (rows, columns)
-    kind: str  # numpy kind and size, e.g. "u1"
-    offset: int
-    spacing: tuple[float, ...]
-
-
-def nifti_header(raw: bytes) -> NiftiHeader:
-    """Parse the 348-byte NIfTI-1 header (the client has the same code)."""
-    if len(raw) != NIFTI_HEADER:
-        raise MaskRejected("nifti")
-    order = next((o for o in "<>" if struct.unpack_from(o + "i", raw, 0)[0] == NIFTI_HEADER), "")
-    if not order or raw[344:348] != b"n+1\x00":
-        raise MaskRejected("nifti")
-    dims = struct.unpack_from(order + "8h", raw, 40)
-    code, bitpix = struct.unpack_from(order + "hh", raw, 70)
-    pixdim = struct.unpack_from(order + "8f", raw, 76)
-    vox_offset, slope, inter = struct.unpack_from(order + "fff", raw, 108)
-    if not 1 <= dims[0] <= 7 or any(n < 1 for n in dims[1: dims[0] + 1]):
-        raise MaskRejected("nifti")
-    if not (math.isfinite(vox_offset) and vox_offset.is_integer()
-            and NIFTI_HEADER + 4 <= vox_offset <= MAX_VOX_OFFSET):
-        raise MaskRejected("nifti")
-    if code not in NIFTI_TYPES or NIFTI_TYPES[code][1] != bitpix:
-        raise MaskRejected("nifti_type")
-    if not ((math.isnan(slope) or slope in (0.0, 1.0)) and (math.isnan(inter) or inter == 0.0)):
-        raise MaskRejected("nifti_scaled")
-    grid = list(dims[1: dims[0] + 1])
-    while len(grid) > 2 and grid[-1] == 1:
-        grid.pop()
-    spacing = tuple(float(abs(p)) for p in pixdim[1: len(grid) + 1])
-    return NiftiHeader(order, tuple(reversed(grid)), NIFTI_TYPES[code][0], int(vox_offset),
-                       tuple(reversed(spacing)))
-
-
-def _read_nifti(reader: Any, expected: tuple[int, ...]) -> np.ndarray:
-    header = nifti_header(reader.read(NIFTI_HEADER))
-    if header.shape != expected:
-        raise MaskRejected("shape")
-    dtype = np.dtype(header.order + header.kind)
-    size = math.prod(expected) * dtype.itemsize
-    gap = header.offset - NIFTI_HEADER
-    if len(reader.read(gap)) != gap:
-        raise MaskRejected("length")
-    body = reader.read(size)
-    if len(body) != size or not reader.at_end():
-        raise MaskRejected("length")
-    return np.frombuffer(body, dtype=dtype).reshape(expected)
 
 
 # --- the shape of a case image's mask -------------------------------------------------------

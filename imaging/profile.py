@@ -26,6 +26,8 @@ DEID_METHOD_CODES = (
     ("113108", "Retain Patient Characteristics Option"),
     ("113109", "Retain Device Identity Option"),
 )
+CLEAN_PIXEL_CODE = ("113101", "Clean Pixel Data Option")  # only on files whose pixels were masked
+
 if len(DEID_METHOD) > 64:  # LO, PS3.5 6.2
     raise ImportError("DeidentificationMethod exceeds the 64 characters of an LO value")
 
@@ -127,6 +129,27 @@ _KEEP_KEYWORDS = (
     "DimensionIndexSequence", "DimensionIndexPointer", "FunctionalGroupPointer",
     "CTImageFrameTypeSequence", "MRImageFrameTypeSequence", "FrameType", "PixelPresentation",
     "VolumetricProperties", "VolumeBasedCalculationTechnique",
+    # Type 1/2 attributes that dciodvfy found dropped (tests/imaging/test_oracles_dcmtk.py):
+    # segmented palettes, NM frame vectors (FrameIncrementPointer targets), DX and enhanced CT
+    "SegmentedRedPaletteColorLookupTableData", "SegmentedGreenPaletteColorLookupTableData",
+    "SegmentedBluePaletteColorLookupTableData", "PaletteColorLookupTableUID",
+    "EnergyWindowVector", "NumberOfEnergyWindows", "DetectorVector", "NumberOfDetectors",
+    "PhaseVector", "NumberOfPhases", "RotationVector", "NumberOfRotations", "RRIntervalVector",
+    "NumberOfRRIntervals", "TimeSlotVector", "NumberOfTimeSlots", "SliceVector", "NumberOfSlices",
+    "AngularViewVector", "TimeSliceVector", "NumberOfTimeSlices",
+    "PresentationIntentType", "PixelIntensityRelationship", "PixelIntensityRelationshipSign",
+    "DetectorType", "PositionerType", "FrameAnatomySequence", "FrameLaterality",
+    "IrradiationEventIdentificationSequence", "IrradiationEventUID", "AcquisitionContextSequence",
+    "AcquisitionContrast", "AcquisitionDuration", "ComplexImageComponent", "CoverageOfKSpace",
+    "EchoPlanarPulseSequence", "EchoPulseSequence", "GeometryOfKSpaceTraversal", "KSpaceFiltering",
+    "MultiPlanarExcitation", "MultipleSpinEcho", "NumberOfKSpaceTrajectories", "OversamplingPhase",
+    "PhaseContrast", "PulseSequenceName", "ResonantNucleus", "SaturationRecovery",
+    "SegmentedKSpaceTraversal", "SpectrallySelectedSuppression", "SteadyStatePulseSequence",
+    "TimeOfFlightContrast", "RectilinearPhaseEncodeReordering",
+    # coded entries inside kept sequences (anatomy): controlled vocabularies, not free text
+    "AnatomicRegionSequence", "AnatomicRegionModifierSequence", "CodeValue",
+    "CodingSchemeDesignator", "CodingSchemeVersion", "CodeMeaning", "LongCodeValue",
+    "URNCodeValue",
 )
 _EMPTY_KEYWORDS = (
     "PatientBirthDate", "ReferringPhysicianName", "StudyID", "AccessionNumber",

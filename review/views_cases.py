@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 from audit.services import audit_record
 from challenges.truths import load_mask
 from config.errors import DomainError
+from config.png import png_response
 from evaluation.models import Submission
 from imaging.render import (
     RenderError,
@@ -128,14 +129,6 @@ def _overlay_colours(review: Any) -> dict[str, str]:
     return {code: "#{:02x}{:02x}{:02x}".format(*overlay_colour(code)) for code in codes}
 
 
-def _png(data: bytes, *, rendered: bool = True) -> HttpResponse:
-    response = HttpResponse(data, content_type="image/png")
-    response["Cache-Control"] = "private, no-store"
-    if not rendered:
-        response["X-Enclave-Render"] = "failed"
-    return response
-
-
 @signed_in_to_phase
 @require_GET
 def case_image(request: HttpRequest, slug: str, phase: str, case_id: str) -> HttpResponse:
@@ -168,7 +161,7 @@ def case_image(request: HttpRequest, slug: str, phase: str, case_id: str) -> Htt
         body, rendered, detail = placeholder_png(), False, {"failed": True}
     audit_record(actor=signed_in_user(request), action="review.rendering_viewed", target_type="case",
                  target_id=case.pk, detail={"file": file.sha256, **detail})
-    return _png(body, rendered=rendered)
+    return png_response(body, rendered=rendered)
 
 
 @signed_in_to_phase
@@ -194,7 +187,7 @@ def case_overlay(request: HttpRequest, slug: str, phase: str, case_id: str,
         raise Http404(_("There is no mask to show.")) from exc
     audit_record(actor=signed_in_user(request), action="review.overlay_viewed", target_type="case",
                  target_id=case.pk, detail={"source": source, "mask": reference.get("sha256")})
-    return _png(body)
+    return png_response(body)
 
 
 def _back_to_case(request: HttpRequest, slug: str, phase: str, case_id: str) -> HttpResponse:

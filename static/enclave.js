@@ -244,3 +244,44 @@ function chunkedUpload(form) {
   });
 }
 document.querySelectorAll("form[data-chunked-upload]").forEach(chunkedUpload);
+
+// Reading a detection case: clicks on the image add lesions to the lesions box, in the image's
+// own pixels: a point ("row column") per click, or a box ("row0 column0 row1 column1") per two
+// clicks on opposite corners, as the challenge's lesions are (data-mark-geometry); on a 3-D image
+// the frame shown comes before each corner ("frame row column"). The typed list stays the source of truth (and works without
+// JavaScript).
+document.querySelectorAll("[data-mark-into]").forEach(function (stack) {
+  var target = document.getElementById(stack.getAttribute("data-mark-into"));
+  var image = stack.querySelector("img");
+  var rows = parseInt(stack.getAttribute("data-rows"), 10);
+  var columns = parseInt(stack.getAttribute("data-columns"), 10);
+  var boxes = stack.getAttribute("data-mark-geometry") === "box";
+  if (!target || !image || !(rows > 0) || !(columns > 0)) {
+    return;
+  }
+  var help = document.querySelector("[data-mark-help]");
+  if (help) {
+    help.hidden = false;
+  }
+  var corner = null;
+  image.style.cursor = "crosshair";
+  image.addEventListener("click", function (event) {
+    var area = image.getBoundingClientRect();
+    var row = Math.min(rows - 1, Math.max(0, Math.floor((event.clientY - area.top) / area.height * rows)));
+    var column = Math.min(columns - 1, Math.max(0, Math.floor((event.clientX - area.left) / area.width * columns)));
+    var frameInput = document.getElementById(stack.getAttribute("data-frame-input") || "");
+    var prefix = frameInput ? (parseInt(frameInput.value, 10) || 0) + " " : "";
+    var line = prefix + row + " " + column;
+    if (boxes && corner === null) {
+      corner = [row, column];
+      return;
+    }
+    if (boxes) {
+      line = prefix + Math.min(corner[0], row) + " " + Math.min(corner[1], column) + " " +
+        prefix + Math.max(corner[0], row) + " " + Math.max(corner[1], column);
+      corner = null;
+    }
+    var text = target.value.replace(/\s+$/, "");
+    target.value = (text ? text + "\n" : "") + line + "\n";
+  });
+});

@@ -14,6 +14,7 @@ from evaluation.selectors.leaderboard import (
     leaderboard_version,
     leaderboard_version_for,
     leaderboard_visible,
+    reference_rows_for,
     results_state,
 )
 from evaluation.selectors.submissions import (
@@ -50,6 +51,7 @@ __all__ = [
     "phase_run_for_society",
     "phase_run_teams",
     "phase_runs_for_society",
+    "reference_rows_for",
     "results_state",
     "sanity_outputs",
     "scores_are_public",

@@ -62,6 +62,8 @@ class Leaderboard:
     stability: dict[str, Any] = field(default_factory=dict)
     ranking: PhaseRanking | None = None  # its data and plots load on first access
     version: str = ""  # leaderboard_version() of the state it was built from
+    # Published human reference rows (review app's reader studies): shown apart, never ranked.
+    references: list[Any] = field(default_factory=list)
 
 
 # A built leaderboard is cached under its version, which changes with every new result and
@@ -134,11 +136,15 @@ def _fingerprint(phase: Phase) -> str:
         return Subquery(queryset.order_by().values("phase")
                         .annotate(value=expression).values("value")[:1])
 
+    from review.selectors.reference import reference_rows_of_phase
+
     results = _current_results(phase)
+    references = reference_rows_of_phase(phase)
     state = Phase.objects.filter(pk=phase.pk).values_list(
         scalar(results, Count("pk")), scalar(results, Max("pk")), scalar(results, Max("created")),
         scalar(_current_ranking(phase), Max("computed")),
         scalar(LeaderboardSnapshot.objects.filter(phase=phase), Max("pk")),
+        scalar(references, Count("pk")), scalar(references, Max("updated")),
     ).first()
     digest = [phase.pk, phase.challenge.metric_version, phase.truth_version,
               spec_dict_of(phase.challenge), state]
@@ -237,7 +243,15 @@ def _leaderboard_build(phase: Phase, version: str) -> Leaderboard:
         ranking_method=spec.ranking_method, entries=entries,
         spec_version=phase.challenge.metric_version, truth_version=phase.truth_version,
         stability=summary or {}, ranking=ranking, version=version,
+        references=_reference_entries(phase),
     )
+
+
+def _reference_entries(phase: Phase) -> list[Any]:
+    """The phase's published human reference rows (one query; the review app scores them)."""
+    from review.selectors.reference import published_reference_rows
+
+    return published_reference_rows(phase)
 
 
 def leaderboard_version_for(user: AnyUser, phase: Phase) -> str:
@@ -374,3 +388,11 @@ def leaderboard_rows(board: Leaderboard) -> list[dict[str, Any]]:
             row[f"{key}_ci_high"] = metric.get("ci_high")
         rows.append(row)
     return rows
+
+
+def reference_rows_for(user: AnyUser, phase: Phase) -> list[Any]:
+    """The phase's published human reference rows, from the cached board; none where the board
+    is hidden from `user`."""
+    if not leaderboard_visible(user, phase):
+        return []
+    return list(leaderboard_for(user, phase).references)

@@ -68,6 +68,18 @@ def detection_rule(geometry: str, predictions: dict[str, Any],
 
 
 def read_masks(phase: Phase, output_dir: Path, cases: Sequence[Case]) -> dict[str, Any] | Failure:
+    masks = validated_masks(phase, output_dir, cases)
+    if isinstance(masks, Failure):
+        return masks
+    written: list[str] = []
+    return {case_id: {"mask": store_mask(mask, "predictions", written)}
+            for case_id, mask in masks.items()}
+
+
+def validated_masks(phase: Phase, output_dir: Path,
+                    cases: Sequence[Case]) -> dict[str, np.ndarray] | Failure:
+    """Every case's mask in `output_dir`, checked (shape, labels), by case id; nothing stored
+    (the set-up wizard's preview uses it as it is)."""
     found = {case.case_id: mask_files(output_dir, case.case_id) for case in cases}
     if not any(found.values()):
         return Failure(FailureReason.OUTPUT_MISSING, _("no mask files in /output"))
@@ -88,6 +100,4 @@ def read_masks(phase: Phase, output_dir: Path, cases: Sequence[Case]) -> dict[st
                                                    n_labels=n_labels)
         except OutputInvalid as exc:
             return Failure(FailureReason.OUTPUT_INVALID, exc.rule)
-    written: list[str] = []
-    return {case_id: {"mask": store_mask(mask, "predictions", written)}
-            for case_id, mask in masks.items()}
+    return masks

@@ -1,12 +1,12 @@
-"""Team members: leads add and remove members and change roles, members leave, and a team
-always keeps a lead. Services, REST API and web pages, with their refusals."""
+"""Team members: leads remove members and change roles, members leave, and a team always keeps
+a lead. Services, REST API and web pages, with their refusals. (Joining is by invitation:
+test_team_invitations.py.)"""
 
 import pytest
 
 from accounts.models import TeamMembership, TeamRole
 from accounts.services import (
     team_member_add,
-    team_membership_create,
     team_membership_leave,
     team_membership_remove,
     team_membership_role_change,
@@ -17,20 +17,6 @@ from tests import factories
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def carol(world):
-    """A user with no team."""
-    return factories.UserFactory(username="carol")
-
-
-@pytest.fixture
-def dave(world):
-    """A plain member of team-a (alice is its lead)."""
-    user = factories.UserFactory(username="dave")
-    team_member_add(team=world.team, user=user, role=TeamRole.MEMBER)
-    return user
-
-
 def roles(team) -> dict[str, str]:
     return dict(TeamMembership.objects.filter(team=team).values_list("user__username", "role"))
 
@@ -39,33 +25,6 @@ api_as, refused = factories.api_client_for, factories.refused
 
 
 # --- services ---------------------------------------------------------------------------------
-
-def test_a_lead_adds_a_member_by_user_name(world, carol):
-    membership = team_membership_create(team=world.team, actor=world.member, username="carol")
-
-    assert (membership.user, membership.role) == (carol, TeamRole.MEMBER)
-    event = AuditEvent.objects.get(action="team.member_add")
-    assert (event.actor, event.target_id, event.detail) == (
-        world.member, "team-a", {"user": "carol", "role": "member"})
-
-
-def test_adding_is_refused_with_a_reason_and_stores_nothing(world, carol, dave):
-    before = roles(world.team)
-
-    refused("not_a_team_lead", team_membership_create, team=world.team, actor=dave,
-            username="carol")
-    refused("not_a_team_lead", team_membership_create, team=world.team, actor=world.outsider,
-            username="carol")
-    refused("no_such_user", team_membership_create, team=world.team, actor=world.member,
-            username="nobody")
-    refused("already_a_member", team_membership_create, team=world.team, actor=world.member,
-            username="dave")
-    refused("bad_role", team_membership_create, team=world.team, actor=world.member,
-            username="carol", role="owner")
-
-    assert roles(world.team) == before
-    assert not AuditEvent.objects.filter(action="team.member_add").exists()
-
 
 def test_role_changes_keep_a_lead(world, dave):
     refused("last_lead", team_membership_role_change, team=world.team, actor=world.member,
@@ -106,8 +65,7 @@ def test_members_leave_and_the_last_lead_cannot(world, dave):
     assert roles(world.team) == {"alice": "lead"}
 
     carol = factories.UserFactory(username="carol")
-    team_membership_create(team=world.team, actor=world.member, username="carol",
-                           role=TeamRole.LEAD)
+    team_member_add(team=world.team, user=carol, role=TeamRole.LEAD)
     team_membership_leave(team=world.team, actor=world.member)
     assert roles(world.team) == {"carol": "lead"}
     assert world.team.memberships.get(user=carol).role == TeamRole.LEAD
@@ -131,12 +89,13 @@ def test_api_lists_my_teams_and_their_members(world, dave):
 
 def test_api_lead_manages_members(world, carol, dave):
     lead = api_as(world.member)
+    team_member_add(team=world.team, user=carol)
 
     added = lead.post("/api/v1/teams/team-a/members/", {"username": "carol"}, format="json")
     promoted = lead.patch("/api/v1/teams/team-a/members/dave/", {"role": "lead"}, format="json")
     removed = lead.delete("/api/v1/teams/team-a/members/carol/")
 
-    assert (added.status_code, added.json()) == (201, {"username": "carol", "role": "member"})
+    assert added.status_code == 405  # nobody joins without accepting an invitation
     assert (promoted.status_code, promoted.json()["role"]) == (200, "lead")
     assert removed.status_code == 204
     assert roles(world.team) == {"alice": "lead", "dave": "lead"}
@@ -145,16 +104,14 @@ def test_api_lead_manages_members(world, carol, dave):
 def test_api_refusals_have_codes(world, carol, dave):
     member = api_as(dave)
 
-    not_lead = member.post("/api/v1/teams/team-a/members/", {"username": "carol"}, format="json")
-    unknown = api_as(world.member).post("/api/v1/teams/team-a/members/", {"username": "zed"},
-                                        format="json")
+    not_lead = member.post("/api/v1/teams/team-a/invitations/", {"invitee": "carol"},
+                           format="json")
     bad_role = api_as(world.member).patch("/api/v1/teams/team-a/members/dave/",
                                           {"role": "owner"}, format="json")
     last_lead = api_as(world.member).delete("/api/v1/teams/team-a/members/alice/")
     foreign = api_as(world.outsider).delete("/api/v1/teams/team-a/members/dave/")
 
     assert (not_lead.status_code, not_lead.json()["code"]) == (403, "not_a_team_lead")
-    assert (unknown.status_code, unknown.json()["code"]) == (400, "no_such_user")
     assert (bad_role.status_code, bad_role.json()["code"]) == (400, "invalid")
     assert (last_lead.status_code, last_lead.json()["code"]) == (409, "last_lead")
     assert (foreign.status_code, foreign.json()["code"]) == (404, "team_not_found")
@@ -175,7 +132,7 @@ def test_my_teams_page_and_a_team_page(world, dave, client):
     page = client.get("/accounts/teams/team-a/").content.decode()
 
     assert 'href="/accounts/teams/team-a/"' in listing and "team-b" not in listing
-    assert "dave" in page and 'action="/accounts/teams/team-a/members/add/"' in page
+    assert "dave" in page and 'action="/accounts/teams/team-a/invitations/"' in page
     assert 'href="/challenges/lesions/"' in page  # the team's (approved) registration
     assert "/challenges/lesions/registrations/" in page  # ... which a member may withdraw
 
@@ -185,7 +142,7 @@ def test_a_member_sees_the_team_but_no_management_forms(world, dave, client):
 
     page = client.get("/accounts/teams/team-a/").content.decode()
 
-    assert "alice" in page and "/members/add/" not in page and "/remove/" not in page
+    assert "alice" in page and "/invitations/" not in page and "/remove/" not in page
 
 
 def test_other_people_do_not_see_the_team_page(world, client):
@@ -197,7 +154,7 @@ def test_other_people_do_not_see_the_team_page(world, client):
 def test_web_lead_adds_changes_and_removes(world, carol, dave, client):
     client.force_login(world.member)
 
-    client.post("/accounts/teams/team-a/members/add/", {"username": "carol", "role": "member"})
+    team_member_add(team=world.team, user=carol)
     client.post("/accounts/teams/team-a/members/dave/role/", {"role": "lead"})
     client.post("/accounts/teams/team-a/members/carol/remove/")
 
@@ -207,13 +164,10 @@ def test_web_lead_adds_changes_and_removes(world, carol, dave, client):
 def test_web_refusals_show_a_message_and_change_nothing(world, carol, dave, client):
     client.force_login(world.member)
 
-    unknown = client.post("/accounts/teams/team-a/members/add/",
-                          {"username": "zed", "role": "member"}, follow=True)
-    no_role = client.post("/accounts/teams/team-a/members/add/", {"username": "carol"},
+    no_role = client.post("/accounts/teams/team-a/invitations/", {"invitee": "carol"},
                           follow=True)
     leave = client.post("/accounts/teams/team-a/leave/", follow=True)
 
-    assert "There is no user with that name." in unknown.content.decode()
     assert "Role: This field is required." in no_role.content.decode()
     assert "A team needs a lead" in leave.content.decode()
     assert roles(world.team) == {"alice": "lead", "dave": "member"}

@@ -5,6 +5,7 @@ the transactional test database, so its threads see the world and the tests see 
 One test starts the management command itself as a subprocess on the same database.
 """
 
+import json
 import os
 import re
 import shutil
@@ -24,7 +25,7 @@ from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 
 from audit.models import AuditEvent
 from challenges.dicom_receiver import dicom_receiver_start
-from challenges.models import Case, CaseFile
+from challenges.models import Case, CaseFile, HeldImage
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -108,6 +109,11 @@ def test_storescu_studies_arrive_de_identified_one_case_each(world, receiver, is
     received = AuditEvent.objects.filter(action="dicom.received")
     assert [e.detail["outcome"] for e in received] == ["created", "created"]
     assert {e.detail["calling_ae"] for e in received} == {"HOSPITAL"}
+    for event in received:  # the per-file de-identification record: what was done, no values
+        deid = event.detail["deid"]
+        assert deid["profile"] == "enclave-deid 0.1" and deid["leak_scan"]["hits"] == 0
+        assert deid["uids_remapped"] > 0 and deid["attributes_removed"] > 0
+        assert not [n for n in needles if n.decode("latin-1") in json.dumps(event.detail)]
 
 
 def test_the_same_file_twice_makes_one_case(world, receiver, isolated_storage):
@@ -210,17 +216,40 @@ def test_a_private_sop_class_is_not_even_negotiated(world, receiver, tmp_path, i
 
 
 def test_a_file_that_fails_de_identification_gets_a_failure_and_nothing_is_stored(
+        world, receiver, tmp_path, isolated_storage):
+    ds = pydicom.dcmread(fixture_file("CT_small.dcm"))
+    del ds.SeriesInstanceUID
+    broken = tmp_path / "no-series.dcm"
+    ds.save_as(broken, enforce_file_format=True)
+
+    sent = send(receiver, broken)
+
+    assert sent.returncode != 0
+    assert "DIMSE Status                  : 0xa900" in sent.stderr
+    assert "[missing_uid]" in sent.stderr
+    assert Case.objects.count() == 0 and stored_files(isolated_storage) == []
+    assert audit_actions() == ["dicom.refused"]
+    assert AuditEvent.objects.get().detail["code"] == "missing_uid"
+
+
+def test_an_image_at_risk_of_burned_in_text_is_held_for_the_steward(
         world, receiver, isolated_storage):
     ultrasound = fixture_file("examples_rgb_color.dcm")  # US without BurnedInAnnotation: at risk
 
     sent = send(receiver, ultrasound)
+    again = send(receiver, ultrasound)
 
-    assert sent.returncode != 0
-    assert "DIMSE Status                  : 0xc002" in sent.stderr
-    assert "[burned_in_risk]" in sent.stderr
-    assert Case.objects.count() == 0 and stored_files(isolated_storage) == []
-    assert audit_actions() == ["dicom.refused"]
-    assert AuditEvent.objects.get().detail["code"] == "burned_in_risk"
+    assert sent.returncode == 0, sent.stderr
+    assert again.returncode == 0, again.stderr
+    assert Case.objects.count() == 0  # not in any case until a steward approves
+    held = HeldImage.objects.get()
+    assert (held.status, held.reason, held.source) == ("pending", "risk_modality", "dicom")
+    files = stored_files(isolated_storage)
+    assert [p.relative_to(isolated_storage).parts[0] for p in files] == ["held"]
+    for value in originals(ultrasound):
+        assert value not in files[0].read_bytes()
+    assert audit_actions() == ["held.store", "dicom.received"]
+    assert AuditEvent.objects.get(action="dicom.received").detail["outcome"] == "held"
 
 
 @pytest.mark.parametrize(("options", "message"), [

@@ -246,7 +246,8 @@ def test_import_stores_cases_and_labels_and_reports(world, api, admin):
         "labels": labels_csv({"a-001": "present", "a-002": "absent"})}, format="multipart")
 
     assert response.status_code == 201, response.json()
-    assert response.json() == {"phase": "test", "created": 2, "unchanged": 0, "labelled": 2}
+    assert response.json() == {"phase": "test", "created": 2, "unchanged": 0, "labelled": 2,
+                               "held": 0}
     assert Case.objects.filter(phase=world.phase).count() == 2
     assert GroundTruth.objects.filter(case__phase=world.phase).count() == 2
 

@@ -229,6 +229,7 @@ def test_the_api_imports_cases_with_masks_and_reports_both(world, admin, isolate
 
     assert response.status_code == 201, response.json()
     assert response.json() == {"phase": "test", "created": 3, "unchanged": 0, "labelled": 0,
+                               "held": 0,
                                "truths": {"kind": "masks", "cases": 3, "truth_version": 1,
                                           "without_spacing": 3}}
     assert GroundTruth.objects.filter(case__phase=phase).count() == 3

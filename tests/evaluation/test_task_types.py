@@ -203,7 +203,7 @@ def bad_mask_folder(tmp_path: Path, kind: str) -> tuple[Path, str]:
     elif kind == "unknown-case":
         name, data, expected = "nobody.png", png_bytes(good), "nobody is not a case"
     elif kind == "dicom-seg":
-        name, data, expected = "case-000.dcm", b"DICM", "DICOM-SEG masks are not supported"
+        name, data, expected = "case-000.dcm", b"DICM", "not a readable DICOM segmentation"
     elif kind == "not-a-mask":
         name, data, expected = "case-000.txt", b"x", "not a mask file"
     elif kind == "twice":

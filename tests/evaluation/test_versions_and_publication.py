@@ -57,9 +57,9 @@ def test_a_truth_change_is_a_new_version_and_reevaluation_reuses_predictions(
     first = {r.submission_id: r.primary_value for r in Result.objects.filter(is_current=True)}
     flipped = {c.case_id: ("absent" if c.truths.get(version=1).value == "present" else "present")
                for c in phase.cases.all()[:2]}
-    from challenges.services import _truth_update
+    from challenges.case_store import truth_update
 
-    version = _truth_update(phase, flipped)
+    version = truth_update(phase, flipped)
 
     assert version == 2
     assert GroundTruth.objects.filter(case__phase=phase, version=1).count() == 10

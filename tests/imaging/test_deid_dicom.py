@@ -69,7 +69,8 @@ def test_patient_name_and_id_become_a_keyed_pseudonym():
     other = deidentify_file(raw, key=OTHER_KEY)
     out = read(first.data)
     assert re.fullmatch(r"P[A-Z2-7]{12}", first.pseudo_patient_id or "")
-    assert str(out.PatientName) == out.PatientID == first.pseudo_patient_id
+    assert str(out.PatientName) == f"{out.PatientID}^" and out.PatientID == first.pseudo_patient_id
+    assert out.PatientName.family_name == first.pseudo_patient_id
     assert again.pseudo_patient_id == first.pseudo_patient_id
     assert other.pseudo_patient_id != first.pseudo_patient_id
     assert out.PatientBirthDate == "" and out.StudyID == "" and out.AccessionNumber == ""

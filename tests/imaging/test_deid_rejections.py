@@ -7,7 +7,7 @@ import pytest
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 
-from imaging.deid import deidentify_file
+from imaging.deid import action_counts, deidentify_file
 from imaging.errors import REJECTION_CODES, ImageFileRejected
 from tests.imaging.conftest import KEY, fixture_bytes, load, to_bytes
 
@@ -90,24 +90,27 @@ def test_missing_identifying_uids(modified, keyword: str):
     assert _code(modified("CT_small.dcm", **{keyword: None})) == "missing_uid"
 
 
-@pytest.mark.parametrize("changes", [
-    {"BurnedInAnnotation": "YES"},
-    {"Modality": "XA"},
-    {"Modality": "OT"},
-    {"ImageType": ["DERIVED", "SECONDARY", "SCREEN SAVE"]},
-    {"SeriesDescription": "Dose Report"},
+@pytest.mark.parametrize(("changes", "reason"), [
+    ({"BurnedInAnnotation": "YES"}, "burned_in_flag"),
+    ({"Modality": "XA"}, "risk_modality"),
+    ({"Modality": "OT"}, "risk_modality"),
+    ({"ImageType": ["DERIVED", "SECONDARY", "SCREEN SAVE"]}, "screen_capture"),
+    ({"SeriesDescription": "Dose Report"}, "series_description"),
+    ({"BurnedInAnnotation": "NO", "Modality": "XA"}, ""),
+    ({"ImageType": ["DERIVED", "SECONDARY", "MPR"]}, ""),
 ])
-def test_burned_in_risk_is_refused_until_review_exists(modified, changes):
-    with pytest.raises(ImageFileRejected) as caught:
-        deidentify_file(modified("CT_small.dcm", **changes), key=KEY)
-    assert caught.value.code == "burned_in_risk"
-    assert "review" in str(caught.value.message)
+def test_burned_in_risk_marks_the_file_for_pixel_review(modified, changes, reason):
+    result = deidentify_file(modified("CT_small.dcm", **changes), key=KEY)
+    assert result.pixel_review == reason
+    assert action_counts(result.actions).get("pixel_reviews", 0) == int(bool(reason))
+    assert result.actions["pixels_masked"] == 0  # a CT has no ultrasound regions to mask
 
 
-def test_ultrasound_without_flag_is_refused_and_with_no_is_accepted(modified):
-    assert _code(fixture_bytes("examples_rgb_color.dcm")) == "burned_in_risk"
+def test_ultrasound_without_flag_is_held_and_with_no_is_admitted(modified):
+    assert deidentify_file(fixture_bytes("examples_rgb_color.dcm"), key=KEY).pixel_review == (
+        "risk_modality")
     accepted = deidentify_file(modified("examples_rgb_color.dcm", BurnedInAnnotation="NO"), key=KEY)
-    assert accepted.modality == "US"
+    assert (accepted.modality, accepted.pixel_review) == ("US", "")
 
 
 def test_too_many_pixels_is_too_large(modified):
@@ -133,9 +136,10 @@ def test_every_code_has_a_message_and_unknown_codes_are_refused():
 
 def test_original_dataset_is_not_needed_after_rejection():
     ds = load("CT_small.dcm")
-    ds.BurnedInAnnotation = "YES"
-    with pytest.raises(ImageFileRejected):
+    del ds.SeriesInstanceUID
+    with pytest.raises(ImageFileRejected) as caught:
         deidentify_file(to_bytes(ds), key=KEY)
+    assert caught.value.code == "missing_uid"
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
@@ -158,3 +162,15 @@ def test_unknown_transfer_syntax_is_unsupported():
     ds = load("CT_small.dcm")
     ds.file_meta.TransferSyntaxUID = UID("1.2.826.0.1.3680043.9.9999.1")
     assert _code(to_bytes(ds)) == "unsupported_format"
+
+
+def test_native_ybr_full_422_is_two_thirds_of_full_size():
+    ds = load("SC_ybr_full_422_uncompressed.dcm")  # 100 x 100, 20,000 bytes of pixel data
+    assert ds.PhotometricInterpretation == "YBR_FULL_422"
+
+    admitted = deidentify_file(to_bytes(ds), key=KEY)
+    ds.PixelData = ds.PixelData[:-2]
+    truncated = _code(to_bytes(ds))
+
+    assert (admitted.rows, admitted.columns) == (100, 100)
+    assert truncated == "unreadable"

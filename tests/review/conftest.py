@@ -147,3 +147,13 @@ def review_world(module_review_world, db) -> ReviewWorld:
     for instance in [world.phase, *world.cases.values(), *world.submissions.values()]:
         instance.refresh_from_db()  # undo in-memory changes of an earlier test, relations too
     return world
+
+
+def detection_case(world: ReviewWorld) -> Case:
+    """Case d-000 (10 rows × 20 columns) of a hidden phase `test` of a detection challenge
+    `nodules` of the world's society (points: the default hit criterion)."""
+    challenge = factories.ChallengeFactory(society=world.phase.challenge.society, slug="nodules",
+                                           task_type="detection", labels=["nodule"],
+                                           positive_label="nodule", metric_spec={})
+    phase = factories.PhaseFactory(challenge=challenge, slug="test", is_hidden=True)
+    return Case.objects.create(phase=phase, case_id="d-000", shape=[10, 20])

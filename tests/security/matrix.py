@@ -260,9 +260,6 @@ MATRIX: dict[str, Entry] = {
     "accounts:teams": Entry("accounts/teams/", {}, (get(signed_in()),)),
     "accounts:team-detail": Entry("accounts/teams/<slug:slug>/", TEAM_PAGE, (
         get(only(OWNERS)),)),
-    "accounts:team-member-add": Entry("accounts/teams/<slug:slug>/members/add/", TEAM_PAGE, (
-        get(everyone(METHOD)),
-        Op("POST", only(OWNERS), body="member_form", effect="team_members"))),
     "accounts:team-member-role": Entry(
         "accounts/teams/<slug:slug>/members/<str:username>/role/", COLLEAGUE, (
             get(everyone(METHOD)),
@@ -283,8 +280,7 @@ MATRIX: dict[str, Entry] = {
     # Teams: everyone lists their own; a team's members are for its members, changed by leads.
     "api:team-list": Entry("api/v1/teams/", {}, (get(signed_in()),)),
     "api:team-members": Entry("api/v1/teams/<slug:slug>/members/", TEAM_PAGE, (
-        get(only(OWNERS)),
-        Op("POST", only(OWNERS), body="member_json", effect="team_members"))),
+        get(only(OWNERS)),)),
     "api:team-member-detail": Entry(
         "api/v1/teams/<slug:slug>/members/<str:username>/", COLLEAGUE, (
             get(signed_in(METHOD)),
@@ -437,10 +433,103 @@ MATRIX |= {
         POST_ONLY, Op("POST", only(SOCIETY_SIDE), body="flag_form", effect="flags_raised"))),
 }
 
+# Team invitations: alice (team-a's lead) has invited bob (the other team's member). Only
+# team-a's leads invite, list and revoke; only bob answers; nobody joins without accepting.
+INVITED = frozenset({OTHER_TEAM})
+INVITATION = {"pk": "invitation"}
+TEAM_INVITATION = {**TEAM_PAGE, **INVITATION}
+MATRIX |= {
+    "accounts:team-invite": Entry("accounts/teams/<slug:slug>/invitations/", TEAM_PAGE, (
+        get(everyone(METHOD)),
+        Op("POST", only(OWNERS), body="invite_form", effect="invitations"))),
+    "accounts:team-invitation-revoke": Entry(
+        "accounts/teams/<slug:slug>/invitations/<int:pk>/revoke/", TEAM_INVITATION, (
+            get(everyone(METHOD)), Op("POST", only(OWNERS), effect="invitation_status"))),
+    "accounts:invitations": Entry("accounts/invitations/", {}, (get(signed_in()),)),
+    "accounts:invitation-accept": Entry("accounts/invitations/<int:pk>/accept/", INVITATION, (
+        get(everyone(METHOD)), Op("POST", only(INVITED), effect="team_members"))),
+    "accounts:invitation-decline": Entry("accounts/invitations/<int:pk>/decline/", INVITATION, (
+        get(everyone(METHOD)), Op("POST", only(INVITED), effect="invitation_status"))),
+    "api:team-invitations": Entry("api/v1/teams/<slug:slug>/invitations/", TEAM_PAGE, (
+        get(only(OWNERS)),
+        Op("POST", only(OWNERS), body="invite_json", effect="invitations"))),
+    "api:team-invitation-detail": Entry(
+        "api/v1/teams/<slug:slug>/invitations/<int:pk>/", TEAM_INVITATION, (
+            get(signed_in(METHOD)), Op("DELETE", only(OWNERS), effect="invitation_status"))),
+    "api:invitation-list": Entry("api/v1/invitations/", {}, (get(signed_in()),)),
+    "api:invitation-accept": Entry("api/v1/invitations/<int:pk>/accept/", INVITATION, (
+        get(signed_in(METHOD)), Op("POST", only(INVITED), effect="team_members"))),
+    "api:invitation-decline": Entry("api/v1/invitations/<int:pk>/decline/", INVITATION, (
+        get(signed_in(METHOD)), Op("POST", only(INVITED), effect="invitation_status"))),
+}
+
 # Patterns the matrix leaves alone, by route prefix; each must still match a pattern.
 SKIPPED: dict[str, str] = {
     "admin/": "Django's own admin site: AdminSite.has_permission admits active staff only, and "
               "its routes are generated per registered model, not written by this project.",
     "i18n/": "Django's set_language plumbing: it stores a language choice in the session or a "
              "cookie and redirects; it reads no object.",
+}
+
+# --- reader studies (review/urls.py, views_reading.py) ----------------------------------------
+# A phase's reading lists: the owning society's hidden-data roles and operators see them; its
+# admins and operators create, assign, merge and score. Only a list's assigned reader (the
+# world's physician) opens its cases to read; everyone else gets a 404. "My reading lists" is for
+# anyone with a hidden-data role in some society.
+READING_LIST = {**PHASE, "pk": "reading_list"}
+READING_CASE = {**READING_LIST, "case_id": "hidden_case_id"}
+READER = frozenset({PHYSICIAN})
+_READING = _REVIEW + "reading/<int:pk>/"
+MATRIX |= {
+    "review:my-reading": Entry("review/reading/", {}, (get(only(REVIEWERS)),)),
+    "review:reading-lists": Entry(_REVIEW + "reading/", PHASE, (get(only(SOCIETY_SIDE)),), (
+        Variant("draft", DRAFT_PHASE, (get(only(SOCIETY_SIDE)),)),)),
+    "review:reading-create": Entry(_REVIEW + "reading/new/", PHASE, (
+        POST_ONLY, Op("POST", only(MANAGERS), body="reading_list_form", effect="reading_lists"))),
+    "review:reading-list": Entry(_READING, READING_LIST, (get(only(SOCIETY_SIDE)),)),
+    "review:reading-assign": Entry(_READING + "readers/", READING_LIST, (
+        POST_ONLY, Op("POST", only(MANAGERS), body="assign_form", effect="reading_readers"))),
+    # The reader is sent on to their next unread case.
+    "review:reading-next": Entry(_READING + "next/", READING_LIST, (
+        get({**only(READER), PHYSICIAN: REDIRECT}),)),
+    "review:reading-case": Entry(_READING + "cases/<str:case_id>/", READING_CASE, (
+        get(only(READER)), Op("POST", only(READER), body="read_form", effect="reads"))),
+    "review:reading-merge": Entry(_READING + "merge/", READING_LIST, (
+        POST_ONLY, Op("POST", only(MANAGERS), effect="truth_version"))),
+    "review:reading-references": Entry(_READING + "references/", READING_LIST, (
+        POST_ONLY, Op("POST", only(MANAGERS), effect="reference_rows"))),
+    "review:reading-reference-publish": Entry(
+        _READING + "references/<int:row>/", {**READING_LIST, "row": "reference_row"}, (
+            POST_ONLY, Op("POST", only(MANAGERS), body="publish_form",
+                          effect="reference_published"))),
+}
+
+# Images held for pixel review (burned-in text risk): only the owning society's data stewards
+# and admins, and operators, see or decide them; physicians included, everyone else gets a 404.
+HELD = {**CHALLENGE, "pk": "held_image"}
+DATA_STEWARDS = frozenset({STEWARD, SOCIETY_ADMIN, OPERATOR})
+_STEWARDS_ONLY = only(DATA_STEWARDS)
+MATRIX |= {
+    "challenges:held": Entry("challenges/<slug:slug>/data/held/", CHALLENGE, (
+        get(_STEWARDS_ONLY),), (Variant("draft", DRAFT, (get(_STEWARDS_ONLY),)),)),
+    "challenges:held-image": Entry("challenges/<slug:slug>/data/held/<int:pk>/image.png", HELD, (
+        get(_STEWARDS_ONLY),)),
+    "challenges:held-decide": Entry("challenges/<slug:slug>/data/held/<int:pk>/decide/", HELD, (
+        POST_ONLY, Op("POST", _STEWARDS_ONLY, body="held_reject_form", effect="held_status"))),
+    "api:held-list": Entry("api/v1/challenges/<slug:slug>/held/", CHALLENGE, (
+        get(_STEWARDS_ONLY),)),
+    "api:held-image": Entry("api/v1/challenges/<slug:slug>/held/<int:pk>/image/", HELD, (
+        get(_STEWARDS_ONLY),)),
+    "api:held-decision": Entry("api/v1/challenges/<slug:slug>/held/<int:pk>/decision/", HELD, (
+        POST_ONLY, Op("POST", _STEWARDS_ONLY, body="held_reject_json", effect="held_status"))),
+}
+
+# The reader-study API: the same people as the pages (API clients sign in: anonymous gets 401).
+_READING_API = "api/v1/challenges/<slug:slug>/phases/<slug:phase>/reading-lists/"
+MATRIX |= {
+    "api:reading-lists": Entry(_READING_API, PHASE, (get(only(SOCIETY_SIDE)),)),
+    "api:reading-list": Entry(_READING_API + "<int:pk>/", READING_LIST, (
+        get(only(SOCIETY_SIDE)),)),
+    "api:reading-reads": Entry(_READING_API + "<int:pk>/reads/", READING_LIST, (
+        get(only(READER)), Op("POST", only(READER), body="read_json", effect="reads"))),
 }

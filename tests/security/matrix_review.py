@@ -24,3 +24,32 @@ REVIEW_EFFECTS: dict[str, Callable[[MatrixWorld], Any]] = {
     "verdicts": lambda w: CaseVerdict.objects.count(),
     "flags_raised": lambda w: CaseFlag.objects.count(),
 }
+
+# --- reader studies ------------------------------------------------------------------------------
+from audit.models import AuditEvent  # noqa: E402
+from challenges.models import Phase  # noqa: E402
+from review.models import Read, ReadingAssignment, ReadingList, ReferenceRow  # noqa: E402
+
+REVIEW_BODIES |= {
+    "reading_list_form": lambda w: {"data": {"title": "Matrix list", "selection": "all",
+                                             "merge_rule": "majority"}},
+    "assign_form": lambda w: {"data": {"readers": "dr-second"}},
+    "read_form": lambda w: {"data": {"label": "present", "confidence": "0.7"}},
+    "publish_form": lambda w: {"data": {"published": "on", "public_name": ""}},
+}
+
+REVIEW_EFFECTS |= {
+    "reading_lists": lambda w: ReadingList.objects.count(),
+    "reading_readers": lambda w: ReadingAssignment.objects.count(),
+    "reads": lambda w: Read.objects.count(),
+    "truth_version": lambda w: Phase.objects.get(pk=w.hidden.pk).truth_version,
+    # Scoring again replaces the rows in place: the audit log shows it happened.
+    "reference_rows": lambda w: AuditEvent.objects.filter(action="review.reference_scored").count(),
+    "reference_published": lambda w: ReferenceRow.objects.get(
+        pk=w.url_values["reference_row"]).published,
+}
+
+REVIEW_BODIES |= {
+    "read_json": lambda w: {"content_type": "application/json", "data": {
+        "case_id": w.url_values["hidden_case_id"], "label": "present", "confidence": 0.7}},
+}

@@ -11,6 +11,7 @@ import numpy as np
 from django.core.files.base import ContentFile
 from PIL import Image
 
+from accounts.models import TeamInvitation
 from challenges.models import Case, Challenge, Phase
 from evaluation.models import Submission
 from tests.security.matrix_world import MatrixWorld
@@ -76,4 +77,17 @@ SETUP_EFFECTS: dict[str, Callable[[MatrixWorld], Any]] = {
     "results_hidden": lambda w: Phase.objects.get(pk=w.hidden.pk).results_published,
     "submission_rerun": lambda w: Submission.objects.get(
         pk=w.url_values["failed_submission"]).status,
+}
+
+
+# Team invitations (tests/security/matrix.py: INVITATION).
+SETUP_BODIES |= {
+    "invite_form": lambda w: {"data": {"invitee": "carol", "role": "member"}},
+    "invite_json": lambda w: {"content_type": "application/json", "data": {
+        "invitee": "carol", "role": "member"}},
+}
+SETUP_EFFECTS |= {
+    "invitations": lambda w: TeamInvitation.objects.count(),
+    "invitation_status": lambda w: TeamInvitation.objects.get(
+        pk=w.url_values["invitation"]).status,
 }

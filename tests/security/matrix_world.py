@@ -9,7 +9,8 @@ Every hidden case id, file name, file content, ground-truth row, prediction, per
 run log carries one of SECRETS; so does the draft challenge's title.
 
 Both teams are registered (approved) for `lesions`; a second published challenge `atlas` has no
-registration yet. team-a has a second lead, dave; carol has an account and no team.
+registration yet. team-a has a second lead, dave; carol has an account and no team. alice has invited bob
+to team-a.
 """
 
 import hashlib
@@ -29,6 +30,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts.models import ApiToken, Team, User
 from accounts.permissions import needs_two_factor
 from accounts.services import api_token_create
+from accounts.services_invitations import team_invitation_create
 from challenges.models import Case, CaseFile, Challenge, GroundTruth, Phase
 from challenges.services import phase_create
 from evaluation import services
@@ -220,6 +222,8 @@ def build_world(root: Path) -> MatrixWorld:
     UploadSession.objects.filter(pk=complete_upload.pk).update(received=len(tarball))
     complete_upload.received = len(tarball)
     api_token, _key = api_token_create(user=users[matrix.TEAM], name="laptop")
+    invitation = team_invitation_create(team=team_a, actor=users[matrix.TEAM],
+                                        invitee="bob")  # matrix.OTHER_TEAM
 
     hidden.refresh_from_db()
     return MatrixWorld(
@@ -241,5 +245,31 @@ def build_world(root: Path) -> MatrixWorld:
             "team": team_a.slug, "team_colleague": "dave",
             "review_flag": review_flag.pk, "overlay_source": "truth",
             "failed_submission": failed.pk,
+            "invitation": invitation.pk,
         },
     )
+
+
+# --- reader studies: a reading list of the hidden phase --------------------------------------
+# The physician reads two hidden cases (the first against its truth, so a merge changes it);
+# a second physician of the society is there to be assigned; a reader's reference row, not
+# published, is there to be published.
+_build_world_without_reading = build_world
+
+
+def build_world(root: Path) -> MatrixWorld:  # type: ignore[no-redef]
+    from review.services_reading import read_record, readers_assign, reading_list_create
+    from review.services_reference import reference_rows_compute
+
+    world = _build_world_without_reading(root)
+    admin, physician = world.users[matrix.SOCIETY_ADMIN], world.users[matrix.PHYSICIAN]
+    factories.society_member(world.challenge.society, "physician", "dr-second")
+    reading_list = reading_list_create(actor=admin, phase=world.hidden, title="Matrix study")
+    readers_assign(actor=admin, reading_list=reading_list, usernames=[physician.username])
+    for index in (0, 1):
+        read_record(actor=physician, reading_list=reading_list,
+                    case=world.hidden.cases.get(case_id=f"{SECRETS['hidden case id']}-{index:03d}"),
+                    answer={"label": "absent"})
+    row = reference_rows_compute(actor=admin, reading_list=reading_list)[0]
+    world.url_values.update(reading_list=reading_list.pk, reference_row=row.pk)
+    return world

@@ -47,6 +47,12 @@ from evaluation.services.uploads import part_path
 from sandbox.backends.fake import FakeBackend
 from tests.security import matrix
 from tests.security.matrix import MATRIX, NO_HIDDEN_DATA, SKIPPED, Outcome
+from tests.security.matrix_held import (
+    HELD_BODIES,
+    HELD_EFFECTS,
+    add_held_image,
+    restore_held_image,
+)
 from tests.security.matrix_review import REVIEW_BODIES, REVIEW_EFFECTS
 from tests.security.matrix_setup import SETUP_BODIES, SETUP_EFFECTS
 from tests.security.matrix_world import (
@@ -73,7 +79,9 @@ def matrix_world(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterat
         try:
             with override_settings(**storage_settings(root), PASSWORD_HASHERS=FAST_HASHER,
                                    SANDBOX_BACKEND="sandbox.backends.fake.FakeBackend"):
-                yield build_world(root)
+                world = build_world(root)
+                add_held_image(world)
+                yield world
         finally:
             transaction.set_rollback(True)
             for image_id in (IMAGE_A, IMAGE_B):
@@ -90,7 +98,9 @@ def isolated_storage(settings, matrix_world: MatrixWorld) -> Path:
     part_path(matrix_world.chunk_upload).write_bytes(b"")
     part_path(matrix_world.complete_upload).write_bytes(matrix_world.tarball)
     cache.clear()  # throttle counters and cached leaderboards start afresh
-    return Path(matrix_world.dirs["STORAGES"]["default"]["OPTIONS"]["location"])
+    media = Path(matrix_world.dirs["STORAGES"]["default"]["OPTIONS"]["location"])
+    restore_held_image(media)
+    return media
 
 
 @pytest.fixture(autouse=True)
@@ -275,9 +285,6 @@ BODIES: dict[str, Callable[[MatrixWorld], dict[str, Any]]] = {
     "reject_form": lambda w: {"data": {"decision": "reject", "reason": "Out of scope."}},
     "reject_json": lambda w: {"content_type": "application/json", "data": {
         "approve": False, "reason": "Out of scope."}},
-    "member_form": lambda w: {"data": {"username": "carol", "role": "member"}},
-    "member_json": lambda w: {"content_type": "application/json", "data": {
-        "username": "carol", "role": "member"}},
     "role_form": lambda w: {"data": {"role": "member"}},
     "role_json": lambda w: {"content_type": "application/json", "data": {"role": "member"}},
 }
@@ -304,7 +311,8 @@ EFFECTS: dict[str, Callable[[MatrixWorld], Any]] = {
     "colleague_role": lambda w: TeamMembership.objects.get(
         team__slug="team-a", user__username="dave").role,
 }
-BODIES |= SETUP_BODIES
+BODIES |= SETUP_BODIES | HELD_BODIES
+EFFECTS |= HELD_EFFECTS
 EFFECTS |= SETUP_EFFECTS
 BODIES |= REVIEW_BODIES
 EFFECTS |= REVIEW_EFFECTS

@@ -1,6 +1,10 @@
 """import_cases: de-identify and import a folder or zip of case files into a phase, with their
 ground truth: labels (classification), masks (segmentation) or lesions (detection).
 
+A top-level file is one case, a sub-folder of DICOM files one case (a series or study;
+`challenges.import_plan`); with imaging workers the files are de-identified in parallel on the
+`imaging` queue (`challenges.services_import`), and the folder or zip must be readable by them.
+
 The cases are imported first; masks or lesions then refer to them (and to cases imported
 earlier), so `path` may be left out to import ground truth alone."""
 
@@ -17,7 +21,8 @@ LABEL_TASKS = (TaskType.BINARY_CLASSIFICATION, TaskType.MULTICLASS_CLASSIFICATIO
 
 
 class Command(BaseCommand):
-    help = "Import cases (a folder or zip of DICOM/PNG/JPEG files; one file per case) into a phase."
+    help = ("Import cases (a folder or zip of DICOM/PNG/JPEG files: one file per case, or one "
+            "folder per case for a DICOM series or study) into a phase.")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--challenge", required=True)
@@ -51,6 +56,10 @@ class Command(BaseCommand):
                     f"imported {report.created} new cases ({report.unchanged} already present), "
                     f"{report.labelled} labels, into {phase}"
                 )
+                if report.held:
+                    self.stdout.write(self.style.WARNING(
+                        f"{report.held} images may carry burned-in text: held for review on "
+                        f"the data page, not imported yet"))
             for option, service in (("masks", masks_import), ("lesions", lesions_import)):
                 if options[option] is not None:
                     truths = service(phase=phase, path=options[option])  # type: ignore[arg-type]
