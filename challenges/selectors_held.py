@@ -5,7 +5,9 @@ and admins, and operators, see them (`can_upload_cases`); physicians and everyon
 found". Opening the queue and viewing an image are audited.
 """
 
-from django.db.models import QuerySet
+from collections.abc import Iterable
+
+from django.db.models import Count, QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -62,6 +64,19 @@ def held_image_for(user: AnyUser, challenge: Challenge, pk: int) -> HeldImage:
 def held_image_viewed(user: AnyUser, held: HeldImage, *, via: str) -> None:
     audit_record(actor=_actor(user), action="held.viewed", target_type="held_image",
                  target_id=held.pk, detail={"case": held.case_id, "via": via})
+
+
+def held_case_sizes(held: Iterable[HeldImage]) -> dict[tuple[int, str], int]:
+    """(phase id, case id) -> how many pending uploaded files of that case are decided together
+    (`services_held.held_group`), for the cases of `held` that have more than one."""
+    keys = {(h.phase_id, h.case_id) for h in held if h.source == "import" and h.storage_key}
+    if not keys:
+        return {}
+    rows = (HeldImage.objects.filter(status=HeldStatus.PENDING, source="import",
+                                     case_id__in={case_id for _, case_id in keys})
+            .values("phase_id", "case_id").annotate(n=Count("pk")).order_by())
+    return {(r["phase_id"], r["case_id"]): r["n"] for r in rows
+            if (r["phase_id"], r["case_id"]) in keys and r["n"] > 1}
 
 
 def reason_text(code: str) -> str:

@@ -42,7 +42,7 @@ from challenges.services_import import (
     case_shape_of,
     deid_key_for,
     file_name,
-    held_result,
+    held_results,
     series_order,
     stored_delete,
     summed_counts,
@@ -205,7 +205,9 @@ def _cases_admit(*, phase: Phase, path: Path, plans: list[CasePlan],
     if problems:
         raise ImportRejected("files_rejected", "; ".join(problems[:20]))
     existing = {c.case_id: c for c in phase.cases.prefetch_related("files")}
-    pending = {h.case_id: h for h in phase.held_images.filter(status=HeldStatus.PENDING)}
+    pending: dict[str, set[str]] = {}
+    for row in phase.held_images.filter(status=HeldStatus.PENDING):
+        pending.setdefault(row.case_id, set()).add(row.sha256)
     shas = {case_id: {m["sha256"] for m in files} for case_id, files in metas.items()}
     problems = [
         _("%(case)s: already imported with different content") % {"case": case_id}
@@ -214,7 +216,7 @@ def _cases_admit(*, phase: Phase, path: Path, plans: list[CasePlan],
     ]
     problems += [
         _("%(case)s: already waiting for review with different content") % {"case": case_id}
-        for case_id in metas if case_id in pending and {pending[case_id].sha256} != shas[case_id]
+        for case_id in metas if case_id in pending and pending[case_id] != shas[case_id]
     ]
     problems += [
         _("labels: %(case)s is not a case of this phase") % {"case": case_id[:64]}
@@ -224,18 +226,21 @@ def _cases_admit(*, phase: Phase, path: Path, plans: list[CasePlan],
         raise ImportRejected("import_rejected", "; ".join(problems[:20]))
 
     new = [plan for plan in plans if plan.case_id not in existing and plan.case_id not in pending]
-    to_hold = [plan for plan in new if metas[plan.case_id][0]["review"]]
+    to_hold = [plan for plan in new if any(m["review"] for m in metas[plan.case_id])]
     with transaction.atomic():
         for plan in new:
             if plan not in to_hold:
-                _case_create(phase, plan, series_order(metas[plan.case_id]), site)
+                _case_create(phase, plan, series_order(metas[plan.case_id]), site, actor)
         held = {plan.case_id for plan in to_hold}
         for plan in to_hold:
-            result = held_result(path, plan, metas[plan.case_id][0], key)
-            held_image_store(phase=phase, case_id=plan.case_id,
-                             file_name=file_name(plan, metas[plan.case_id][0], 0, 1),
-                             result=result, site=site, label=labels.get(plan.case_id),
-                             actor=actor, written=written)
+            ordered = series_order(metas[plan.case_id])
+            results = held_results(path, plan, ordered, key)
+            for position, result in enumerate(results):
+                held_image_store(phase=phase, case_id=plan.case_id,
+                                 file_name=file_name(plan, ordered[position], position,
+                                                     len(ordered)),
+                                 result=result, site=site, label=labels.get(plan.case_id),
+                                 actor=actor, written=written, case_shape=case_shape_of(ordered))
         truth_version = truth_update(phase, {
             case_id: label for case_id, label in labels.items()
             if case_id not in held and case_id not in pending})
@@ -252,7 +257,10 @@ def _cases_admit(*, phase: Phase, path: Path, plans: list[CasePlan],
                         labelled=len(labels), held=len(to_hold))
 
 
-def _case_create(phase: Phase, plan: CasePlan, metas: list[dict[str, Any]], site: str) -> Case:
+def _case_create(phase: Phase, plan: CasePlan, metas: list[dict[str, Any]], site: str,
+                 actor: User | None) -> Case:
+    """The case and its files; one "deid.file" audit event per file (de-identification step 9:
+    the input and output hashes, the profile and what was done, never a value)."""
     first = metas[0]
     case = Case.objects.create(
         phase=phase, case_id=plan.case_id, modality=first["modality"],
@@ -264,7 +272,11 @@ def _case_create(phase: Phase, plan: CasePlan, metas: list[dict[str, Any]], site
                  sha256=meta["sha256"], size_bytes=meta["size"], storage_key=meta["key"])
         for position, meta in enumerate(metas)
     )
+    for position, meta in enumerate(metas):
+        audit_record(actor=actor, action="deid.file", target_type="case", target_id=case.pk,
+                     detail={"file": file_name(plan, meta, position, len(metas)),
+                             "input_sha256": meta["input_sha256"],
+                             "output_sha256": meta["sha256"], "deid": meta["deid"]})
     return case
 
 
-_truth_update = truth_update  # old private name, still imported by review.services_reading

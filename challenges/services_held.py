@@ -37,9 +37,12 @@ def held_key(sha256: str) -> str:
 
 def held_image_store(*, phase: Phase, case_id: str, file_name: str, result: DeidResult,
                      site: str = "", label: Any = None, source: str = "import",
-                     actor: User | None = None, written: list[str]) -> HeldImage:
+                     actor: User | None = None, written: list[str],
+                     case_shape: list[int] | None = None) -> HeldImage:
     """Hold one de-identified image (call inside the caller's transaction; the storage keys it
-    writes are appended to `written`, for the caller to delete if that transaction rolls back)."""
+    writes are appended to `written`, for the caller to delete if that transaction rolls back).
+    Uploaded files of one case (`source` "import": a series folder) are decided together;
+    `case_shape` is then the whole case's shape."""
     key = held_key(result.output_sha256)
     if not default_storage.exists(key):
         written.append(default_storage.save(key, ContentFile(result.data)))
@@ -49,7 +52,7 @@ def held_image_store(*, phase: Phase, case_id: str, file_name: str, result: Deid
         reason=result.pixel_review, pixels_masked=bool(result.actions.get("pixels_masked")),
         modality=result.modality or "",
         pixel_spacing=list(result.pixel_spacing) if result.pixel_spacing else None,
-        shape=list(mask_shape(result.rows, result.columns, result.frames)),
+        shape=case_shape or list(mask_shape(result.rows, result.columns, result.frames)),
         vendor=result.manufacturer[:64], site=site, deid_summary=action_counts(result.actions),
         label=label, source=source, held_by=actor,
     )
@@ -77,25 +80,47 @@ def held_bytes(held: HeldImage) -> bytes:
     return data
 
 
-def _admit(held: HeldImage, written: list[str]) -> Case:
-    case, created = Case.objects.get_or_create(phase=held.phase, case_id=held.case_id, defaults={
-        "modality": held.modality, "pixel_spacing": held.pixel_spacing, "shape": held.shape,
-        "vendor": held.vendor, "site": held.site, "deid_summary": held.deid_summary})
+def held_group(held: HeldImage) -> list[HeldImage]:
+    """The pending images decided together with `held` (locked): every file of an uploaded case
+    (a series folder is admitted whole or not at all); an instance from the DICOM receiver alone."""
+    if held.source != "import":
+        return [held]
+    return list(HeldImage.objects.select_for_update().select_related("phase").filter(
+        phase_id=held.phase_id, case_id=held.case_id, source="import",
+        status=HeldStatus.PENDING).order_by("file_name"))
+
+
+def _summed_counts(group: list[HeldImage]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for held in group:
+        for name, count in (held.deid_summary or {}).items():
+            total[name] = total.get(name, 0) + int(count)
+    return dict(sorted(total.items()))
+
+
+def _admit(group: list[HeldImage], written: list[str]) -> Case:
+    first = group[0]
+    case, created = Case.objects.get_or_create(phase=first.phase, case_id=first.case_id, defaults={
+        "modality": first.modality, "pixel_spacing": first.pixel_spacing, "shape": first.shape,
+        "vendor": first.vendor, "site": first.site, "deid_summary": _summed_counts(group)})
     case = Case.objects.select_for_update().get(pk=case.pk)
-    existing = case.files.filter(name=held.file_name).first()
-    if existing is not None and existing.sha256 != held.sha256:
-        raise Conflict("case_conflict", _(
-            "Case %(case)s already has a different %(file)s; reject this image or remove the "
-            "case first.") % {"case": held.case_id, "file": held.file_name})
-    if not created and held.source == "import" and existing is None:
-        raise Conflict("case_conflict", _("A case %(case)s was imported meanwhile.") % {
-            "case": held.case_id})
-    if existing is None:
-        key = store_content(held_bytes(held), held.sha256, written)
-        CaseFile.objects.create(case=case, name=held.file_name, kind=held.kind,
-                                sha256=held.sha256, size_bytes=held.size_bytes, storage_key=key)
-    if held.label is not None:
-        truth_update(held.phase, {held.case_id: held.label})
+    existing = {f.name: f for f in case.files.all()}
+    for held in group:
+        known = existing.get(held.file_name)
+        if known is not None and known.sha256 != held.sha256:
+            raise Conflict("case_conflict", _(
+                "Case %(case)s already has a different %(file)s; reject this image or remove "
+                "the case first.") % {"case": held.case_id, "file": held.file_name})
+        if not created and held.source == "import" and known is None:
+            raise Conflict("case_conflict", _("A case %(case)s was imported meanwhile.") % {
+                "case": held.case_id})
+        if known is None:
+            key = store_content(held_bytes(held), held.sha256, written)
+            CaseFile.objects.create(case=case, name=held.file_name, kind=held.kind,
+                                    sha256=held.sha256, size_bytes=held.size_bytes,
+                                    storage_key=key)
+    if first.label is not None:
+        truth_update(first.phase, {first.case_id: first.label})
     return case
 
 
@@ -110,7 +135,8 @@ def _delete_later(key: str, held_pk: int) -> None:
 
 def held_image_decide(*, held: HeldImage, actor: User, approve: bool,
                       reason: str = "") -> HeldImage:
-    """Approve or reject a pending held image (society stewards, admins, operators)."""
+    """Approve or reject a pending held image, with every image decided together with it
+    (`held_group`), as the society's data stewards, admins or operators. Returns `held`."""
     if not can_upload_cases(actor, held.phase.challenge.society):
         raise Forbidden("not_a_data_steward", _(
             "Only the society's data stewards and admins decide on held images."))
@@ -124,16 +150,21 @@ def held_image_decide(*, held: HeldImage, actor: User, approve: bool,
         if held.status != HeldStatus.PENDING:
             raise Conflict("already_decided", _("This image was already %(status)s.") % {
                 "status": held.get_status_display()})
-        case = _admit(held, written) if approve else None
-        _delete_later(held.storage_key, held.pk)
-        held.status = HeldStatus.APPROVED if approve else HeldStatus.REJECTED
-        held.decided_by, held.decided_at = actor, timezone.now()
-        held.decision_reason, held.storage_key = reason, ""
-        held.save(update_fields=["status", "decided_by", "decided_at", "decision_reason",
-                                 "storage_key"])
+        group = held_group(held)
+        case = _admit(group, written) if approve else None
+        now = timezone.now()
+        for member in group:
+            _delete_later(member.storage_key, member.pk)
+            member.status = HeldStatus.APPROVED if approve else HeldStatus.REJECTED
+            member.decided_by, member.decided_at = actor, now
+            member.decision_reason, member.storage_key = reason, ""
+            member.save(update_fields=["status", "decided_by", "decided_at", "decision_reason",
+                                       "storage_key"])
         audit_record(actor=actor, action="held.approve" if approve else "held.reject",
                      target_type="held_image", target_id=held.pk, detail={
                          "phase": held.phase_id, "case": held.case_id,
                          "case_pk": case.pk if case else None, "reason": reason,
-                         "sha256": held.sha256})
+                         "files": [member.file_name for member in group],
+                         "sha256": [member.sha256 for member in group]})
+        held = next(member for member in group if member.pk == held.pk)
     return held

@@ -17,9 +17,9 @@ result backend, each task reports through an `ImportBatch` row, which the import
 transaction; when any file, case or label is refused, every file the batches stored (and no one
 else uses) is deleted and the error lists every problem.
 
-An image at risk of burned-in text (`DeidResult.pixel_review`) that is a case on its own is held
-for a data steward (`challenges.services_held`), as before; in a multi-file case it refuses the
-case (a held image is one file).
+An image at risk of burned-in text (`DeidResult.pixel_review`) is held for a data steward
+(`challenges.services_held`), never admitted; in a folder case, one such file holds the whole case
+(every file of it, decided together: a case is admitted whole or not at all).
 """
 
 import logging
@@ -107,7 +107,7 @@ def file_meta(case: CasePlan, member: str, result: DeidResult, key: str) -> dict
         "manufacturer": result.manufacturer[:64], "study": result.study_uid or "",
         "series": result.series_uid or "", "series_number": series_number,
         "instance": instance, "review": result.pixel_review,
-        "counts": action_counts(result.actions),
+        "counts": action_counts(result.actions), "deid": result.actions,
     }
 
 
@@ -256,16 +256,20 @@ def import_batches_sweep() -> int:
     return len(rows)
 
 
-def held_result(path: Path, case: CasePlan, meta: dict[str, Any], key: bytes) -> DeidResult:
-    """The de-identified image of a single-file case to hold for review, made again here (the
-    batch does not store such files; de-identification is deterministic, and checked to be)."""
+def held_results(path: Path, case: CasePlan, metas: list[dict[str, Any]],
+                 key: bytes) -> list[DeidResult]:
+    """The de-identified files of a case to hold for review, in `metas` order, made again here
+    (the batches do not store files at risk; de-identification is deterministic, and checked)."""
+    results = []
     with UploadReader(path) as reader:
-        result = deidentify_file(reader.read(case.members[0]), key=key,
-                                 filename=Path(case.members[0]).name)
-    if result.output_sha256 != meta["sha256"]:
-        raise ImportRejected("import_rejected", _(
-            "%(case)s: the file changed during the import") % {"case": case.case_id})
-    return result
+        for meta in metas:
+            result = deidentify_file(reader.read(meta["member"]), key=key,
+                                     filename=Path(meta["member"]).name)
+            if result.output_sha256 != meta["sha256"]:
+                raise ImportRejected("import_rejected", _(
+                    "%(case)s: the file changed during the import") % {"case": case.case_id})
+            results.append(result)
+    return results
 
 
 def file_name(case: CasePlan, meta: dict[str, Any], position: int, total: int) -> str:
@@ -314,11 +318,6 @@ def case_problems(case: CasePlan, metas: list[dict[str, Any]], *, needs_geometry
     if len(studies) > 1:
         problems.append(_("%(case)s: the folder mixes %(n)d studies; make one folder per study "
                           "or series") % {**values, "n": len(studies)})
-    review = sum(1 for m in metas if m["review"])
-    if review:
-        problems.append(_("%(case)s: %(n)d files may carry burned-in text, and a multi-file case "
-                          "cannot be held for review; import them one file per case") % {
-                              **values, "n": review})
     if needs_geometry and len(metas) > 1 and not _uniform_series(metas):
         problems.append(_("%(case)s: a segmentation or detection case must be one series of "
                           "single-frame images of one size") % values)

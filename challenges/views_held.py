@@ -19,6 +19,7 @@ from challenges.errors import ChallengeNotFound
 from challenges.models import Challenge, HeldImage, HeldStatus
 from challenges.selectors import access_challenge_by_user
 from challenges.selectors_held import (
+    held_case_sizes,
     held_image_for,
     held_image_viewed,
     held_images_for,
@@ -67,7 +68,9 @@ def held_queue(request: HttpRequest, slug: str) -> HttpResponse:
     except ChallengeNotFound as exc:
         raise Http404(exc.message) from exc
     page = Paginator(held, PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = [(item, reason_text(item.reason)) for item in page.object_list]
+    together = held_case_sizes(page.object_list)
+    rows = [(item, reason_text(item.reason), together.get((item.phase_id, item.case_id), 1))
+            for item in page.object_list]
     return render(request, "challenges/held.html", {
         "challenge": challenge, "page": page, "rows": rows,
         "status": status if status in HeldStatus.values else HeldStatus.PENDING,

@@ -24,9 +24,11 @@ What it does NOT do yet (later issues): the full per-SOP-class tables (dicom-ano
 Grand-Challenge procedure.json; the table here is one modest context-free allow-list), safe-private
 retention (113111), Clean Descriptors (113105), pixel cleaning beyond ultrasound regions (device
 signature rectangles, OCR), the ImageType DERIVED/SECONDARY review trigger,
-NIfTI/TIFF/WSI/video, DICOM-SEG and other non-image objects, the Clinical Trial Subject module,
-IOD validation (some Type 2 attributes of enhanced objects are dropped), and the per-tag JSON
-audit record of step 9 (`actions` is a summary). The leak scan's own limits are in
+NIfTI/TIFF/WSI/video, DICOM-SEG and other non-image objects as cases, and the Clinical Trial
+Subject module. `actions` names the Annex E action taken per attribute keyword (X removed, K kept,
+U remapped, C dates shifted, D pseudonym, Z emptied) and counts, never a value: it is the per-file
+audit record of step 9. IOD checks are the oracles' (dciodvfy in tests/imaging), not a run-time
+step. The leak scan's own limits are in
 `imaging.leakscan`. Any unexpected failure on hostile bytes becomes "unreadable", never a crash.
 Nothing is ever written to disk here; the caller stores `DeidResult.data`.
 """

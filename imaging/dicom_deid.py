@@ -6,7 +6,8 @@ written anywhere; pixel data are never decoded (the Pixel Data element is copied
 output pixels are identical to the input, whatever the transfer syntax).
 
 The walk (spec §1.3 steps 2-6) visits every element once, at every depth of kept sequences:
-- not in `profile.KEEP`, private, overlay or curve -> removed (its values become leak-scan needles);
+- not kept for the object's SOP class (`profile.keep_for`), private, overlay or curve -> removed
+  (its values become leak-scan needles);
 - kept UI -> every value remapped with `keyed.remap_uid`, except *ClassUID and standard
   (1.2.840.10008.) values; kept DA/DT -> shifted by the patient's whole-week offset (unparsable
   values are emptied and their keyword recorded); anything else kept -> copied raw, untouched.
@@ -37,12 +38,13 @@ from imaging.leakscan import LeakScanner, element_vr
 from imaging.pixel_clean import Cleaning, mask_outside_ultrasound_regions
 from imaging.profile import (
     DEID_METHOD,
+    EMPTY,
     IMAGE_SOP_CLASSES,
-    KEEP,
     PIXEL_DATA_TAG,
     PROFILE_VERSION,
     STANDARD_UID_ROOT,
     is_always_removed,
+    keep_for,
 )
 
 MAX_AGE = "090Y"
@@ -97,19 +99,21 @@ def _patient(ds: Dataset, key: bytes, encodings: list[str]) -> _Patient:
 class _Walker:
     """One pass over the dataset, in place; collects leak-scan needles and counts as it goes."""
 
-    def __init__(self, key: bytes, days: int, encodings: list[str]) -> None:
-        self.key, self.days, self.encodings = key, days, encodings
+    def __init__(self, key: bytes, days: int, encodings: list[str], keep: frozenset[int]) -> None:
+        self.key, self.days, self.encodings, self.keep = key, days, encodings, keep
         self.scanner = LeakScanner()
         self.uid_map: dict[str, str] = {}
         self.counts: Counter[str] = Counter()
         self.removed_keywords: set[str] = set()
         self.emptied_dates: set[str] = set()
+        # PS3.15 Annex E action codes of what was kept: K as is, U UIDs remapped, C dates shifted
+        self.kept: dict[str, set[str]] = {"K": set(), "U": set(), "C": set()}
 
     def walk(self, ds: Dataset) -> None:
         for tag in list(ds.keys()):
             number = int(tag)
             elem = ds.get_item(tag)
-            if number in KEEP and not is_always_removed(number):
+            if number in self.keep and not is_always_removed(number):
                 self._keep(ds, number, elem)
             else:
                 self._remove(ds, number, elem)
@@ -129,6 +133,11 @@ class _Walker:
     def _keep(self, ds: Dataset, tag: int, elem: DataElement | RawDataElement) -> None:
         self.counts["attributes_kept"] += 1
         vr = element_vr(elem)
+        keyword = keyword_for_tag(tag) or f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+        code = {"UI": "U", "DA": "C", "DT": "C"}.get(vr, "K")
+        if keyword.endswith("ClassUID") or keyword == "TransferSyntaxUID":
+            code = "K"  # standard-defined values, never remapped
+        self.kept[code].add(keyword)
         if vr == "SQ":
             for item in ds[tag].value or ():
                 self.walk(item)
@@ -239,7 +248,7 @@ def deidentify_dicom(data: bytes, *, key: bytes, has_preamble: bool) -> DicomOut
     admission = admit(ds)
     encodings = _encodings(ds)
     patient = _patient(ds, key, encodings)
-    walker = _Walker(key, patient.date_offset_days, encodings)
+    walker = _Walker(key, patient.date_offset_days, encodings, keep_for(admission.sop_class_uid))
     walker.walk(ds)
     cleaning = mask_outside_ultrasound_regions(ds) if admission.pixel_review else None
     _write_replacements(ds, patient, walker.scanner, pixels_cleaned=cleaning is not None)
@@ -284,6 +293,12 @@ def _actions(admission: Admission, patient: _Patient, walker: _Walker,
         "transfer_syntax": str(admission.transfer_syntax),
         **{name: walker.counts[name] for name in counted},
         "removed_keywords": sorted(walker.removed_keywords),
+        # Per attribute, the Annex E action taken (X: removed_keywords above; D: replaced by the
+        # pseudonym; Z: emptied, Type 2). Keywords only, never a value.
+        "annex_e": {"K": sorted(walker.kept["K"]), "U": sorted(walker.kept["U"]),
+                    "C": sorted(walker.kept["C"]),
+                    "D": ["PatientID", "PatientName"] if patient.pseudo_id else [],
+                    "Z": sorted(keyword_for_tag(tag) for tag in EMPTY)},
         "uids_remapped": len(walker.uid_map),
         "dates_emptied_unparsable": sorted(walker.emptied_dates),
         "date_shift": "whole weeks, keyed per patient (offset not recorded)",

@@ -5,15 +5,17 @@ options Retain Longitudinal Temporal Information with Modified Dates (113107), R
 Characteristics (113108) and Retain Device Identity (113109), implemented as an ALLOW-LIST:
 
 - `KEEP`: public attributes copied as they are (UI values are still remapped and DA/DT values still
-  shifted by the walker; see `imaging.dicom_deid`). The table is context-free: a keyword kept at
-  the top level is also kept inside any kept sequence.
+  shifted by the walker; see `imaging.dicom_deid`), for every SOP class (the "*" row);
+  `keep_for(sop_class)` adds what only its family keeps (MR physics, ultrasound calibration,
+  NM/PET quantitation). Within a class the table is context-free: a keyword kept at the top level
+  is also kept inside any kept sequence.
 - `EMPTY`: Type 2 attributes that must exist but lose their value (Z).
 - `REPLACE`: attributes the walker rewrites (pseudonyms, capped age).
 - Everything else is removed (X), as are all private attributes, curves (50xx) and overlays (60xx),
   whatever this table says.
 
-Not yet here (later issues): per-SOP-class tables seeded from dicom-anonymizer 2026c and
-Grand-Challenge's procedure.json, a safe-private list (113111), Clean Descriptors (113105).
+Not yet here (later issues): per-class rows for more families (seeded from Grand-Challenge's
+procedure.json), a safe-private list (113111), Clean Descriptors (113105).
 """
 
 from pydicom.datadict import tag_for_keyword
@@ -105,20 +107,9 @@ _KEEP_KEYWORDS = (
     # acquisition physics (CT, MR, X-ray)
     "KVP", "XRayTubeCurrent", "ExposureTime", "Exposure", "ConvolutionKernel", "FilterType",
     "GantryDetectorTilt", "DataCollectionDiameter", "ReconstructionDiameter", "ScanOptions",
-    "MagneticFieldStrength", "RepetitionTime", "EchoTime", "InversionTime", "FlipAngle",
-    "EchoTrainLength", "ScanningSequence", "SequenceVariant", "MRAcquisitionType",
-    "ImagingFrequency", "ImagedNucleus", "NumberOfAverages", "TableHeight", "RotationDirection",
+    "TableHeight", "RotationDirection",
     "FocalSpots", "GeneratorPower", "RevolutionTime", "SingleCollimationWidth",
     "TotalCollimationWidth", "TableSpeed", "TableFeedPerRotation", "SpiralPitchFactor", "CTDIvol",
-    # PET/NM quantitation
-    "Units", "DecayCorrection", "CorrectedImage", "RadiopharmaceuticalInformationSequence",
-    "RadiopharmaceuticalStartTime", "RadiopharmaceuticalStartDateTime", "RadionuclideTotalDose",
-    "RadionuclideHalfLife", "RadionuclidePositronFraction",
-    # ultrasound calibration (regions are needed for the later US pixel mask)
-    "SequenceOfUltrasoundRegions", "RegionSpatialFormat", "RegionDataType", "RegionFlags",
-    "RegionLocationMinX0", "RegionLocationMinY0", "RegionLocationMaxX1", "RegionLocationMaxY1",
-    "PhysicalUnitsXDirection", "PhysicalUnitsYDirection", "PhysicalDeltaX", "PhysicalDeltaY",
-    "ReferencePixelX0", "ReferencePixelY0",
     # enhanced multi-frame functional groups and dimensions
     "SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence", "PixelMeasuresSequence",
     "PlanePositionSequence", "PlaneOrientationSequence", "FrameContentSequence",
@@ -140,17 +131,43 @@ _KEEP_KEYWORDS = (
     "PresentationIntentType", "PixelIntensityRelationship", "PixelIntensityRelationshipSign",
     "DetectorType", "PositionerType", "FrameAnatomySequence", "FrameLaterality",
     "IrradiationEventIdentificationSequence", "IrradiationEventUID", "AcquisitionContextSequence",
-    "AcquisitionContrast", "AcquisitionDuration", "ComplexImageComponent", "CoverageOfKSpace",
-    "EchoPlanarPulseSequence", "EchoPulseSequence", "GeometryOfKSpaceTraversal", "KSpaceFiltering",
-    "MultiPlanarExcitation", "MultipleSpinEcho", "NumberOfKSpaceTrajectories", "OversamplingPhase",
-    "PhaseContrast", "PulseSequenceName", "ResonantNucleus", "SaturationRecovery",
-    "SegmentedKSpaceTraversal", "SpectrallySelectedSuppression", "SteadyStatePulseSequence",
-    "TimeOfFlightContrast", "RectilinearPhaseEncodeReordering",
+    "AcquisitionContrast", "AcquisitionDuration",
     # coded entries inside kept sequences (anatomy): controlled vocabularies, not free text
     "AnatomicRegionSequence", "AnatomicRegionModifierSequence", "CodeValue",
     "CodingSchemeDesignator", "CodingSchemeVersion", "CodeMeaning", "LongCodeValue",
     "URNCodeValue",
 )
+# Per SOP class (the spec's "(SOPClass|*) x tag" table; the list above is the "*" row): what only
+# one family of classes keeps, on top of it.
+_FAMILY_KEYWORDS: dict[str, tuple[str, ...]] = {
+    "mr": (  # MR acquisition physics, enhanced MR image and pulse-sequence descriptions
+        "MagneticFieldStrength", "RepetitionTime", "EchoTime", "InversionTime", "FlipAngle",
+        "EchoTrainLength", "ScanningSequence", "SequenceVariant", "MRAcquisitionType",
+        "ImagingFrequency", "ImagedNucleus", "NumberOfAverages", "ComplexImageComponent",
+        "CoverageOfKSpace", "EchoPlanarPulseSequence", "EchoPulseSequence",
+        "GeometryOfKSpaceTraversal", "KSpaceFiltering", "MultiPlanarExcitation",
+        "MultipleSpinEcho", "NumberOfKSpaceTrajectories", "OversamplingPhase", "PhaseContrast",
+        "PulseSequenceName", "ResonantNucleus", "SaturationRecovery", "SegmentedKSpaceTraversal",
+        "SpectrallySelectedSuppression", "SteadyStatePulseSequence", "TimeOfFlightContrast",
+        "RectilinearPhaseEncodeReordering",
+    ),
+    "ultrasound": (  # calibration; the regions also drive the pixel mask (imaging.pixel_clean)
+        "SequenceOfUltrasoundRegions", "RegionSpatialFormat", "RegionDataType", "RegionFlags",
+        "RegionLocationMinX0", "RegionLocationMinY0", "RegionLocationMaxX1",
+        "RegionLocationMaxY1", "PhysicalUnitsXDirection", "PhysicalUnitsYDirection",
+        "PhysicalDeltaX", "PhysicalDeltaY", "ReferencePixelX0", "ReferencePixelY0",
+    ),
+    "nm_pet": (  # quantitation
+        "Units", "DecayCorrection", "CorrectedImage", "RadiopharmaceuticalInformationSequence",
+        "RadiopharmaceuticalStartTime", "RadiopharmaceuticalStartDateTime",
+        "RadionuclideTotalDose", "RadionuclideHalfLife", "RadionuclidePositronFraction",
+    ),
+}
+_FAMILY_OF_CLASS = {
+    "1.2.840.10008.5.1.4.1.1.4": "mr", "1.2.840.10008.5.1.4.1.1.4.1": "mr",
+    "1.2.840.10008.5.1.4.1.1.6.1": "ultrasound", "1.2.840.10008.5.1.4.1.1.3.1": "ultrasound",
+    "1.2.840.10008.5.1.4.1.1.20": "nm_pet", "1.2.840.10008.5.1.4.1.1.128": "nm_pet",
+}
 _EMPTY_KEYWORDS = (
     "PatientBirthDate", "ReferringPhysicianName", "StudyID", "AccessionNumber",
 )
@@ -168,8 +185,20 @@ def _tags(keywords: tuple[str, ...]) -> frozenset[int]:
 KEEP = _tags(_KEEP_KEYWORDS)
 EMPTY = _tags(_EMPTY_KEYWORDS)
 REPLACE = _tags(_REPLACE_KEYWORDS)
-if KEEP & (EMPTY | REPLACE):
+_FAMILY_TAGS = {family: _tags(keywords) for family, keywords in _FAMILY_KEYWORDS.items()}
+KEEP_BY_CLASS: dict[str, frozenset[int]] = {
+    uid: KEEP | _FAMILY_TAGS[_FAMILY_OF_CLASS[uid]] if uid in _FAMILY_OF_CLASS else KEEP
+    for uid in IMAGE_SOP_CLASSES
+}
+if any(keep & (EMPTY | REPLACE) for keep in KEEP_BY_CLASS.values()) or any(
+        KEEP & tags for tags in _FAMILY_TAGS.values()):
     raise ImportError("a tag appears in more than one action list of the profile table")
+
+
+def keep_for(sop_class_uid: str) -> frozenset[int]:
+    """The attributes an object of this (admitted) SOP class keeps: the "*" row and its
+    family's."""
+    return KEEP_BY_CLASS[sop_class_uid]
 
 
 def is_always_removed(tag: int) -> bool:

@@ -24,9 +24,9 @@ from django.utils.translation import gettext as _
 from accounts.models import SocietyMembership, SocietyRole, User
 from accounts.permissions import can_manage_society
 from audit.services import audit_record
+from challenges.case_store import truth_update
 from challenges.contract import case_shape, detection_geometry
 from challenges.models import Case, GroundTruth, Phase, TaskType
-from challenges.services import _truth_update
 from challenges.truths import _case_lesions
 from config.errors import Conflict, DomainError, Forbidden
 from evaluation.selectors import leaderboard_changed
@@ -295,7 +295,7 @@ def _merge_write(actor: User, reading_list: ReadingList, phase: Phase, outcome: 
     current = dict(GroundTruth.objects.filter(case__phase=phase, version=before)
                    .values_list("case__case_id", "value"))
     changed = sorted(c for c, v in resolved.items() if current.get(c) != v)
-    version = _truth_update(phase, {c: resolved[c] for c in changed}) if changed else before
+    version = truth_update(phase, {c: resolved[c] for c in changed}) if changed else before
     merge = ReadingMerge.objects.create(
         reading_list=reading_list, rule=outcome.rule, from_version=before, to_version=version,
         changed=changed, unresolved=sorted(outcome.unresolved + outcome.unread), merged_by=actor)

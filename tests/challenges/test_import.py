@@ -1,6 +1,7 @@
 """Case import: de-identified on arrival, content-addressed, all or nothing."""
 
 import io
+import json
 import zipfile
 from pathlib import Path
 
@@ -38,6 +39,14 @@ def test_import_stores_only_deidentified_files_with_labels(world, phantom, isola
         assert "PHANTOM" not in str(ds.PatientName)
         assert b"PHANTOM^" not in path.read_bytes()
     assert AuditEvent.objects.filter(action="cases.import").count() == 1
+    # One de-identification record per file: hashes, profile and what was done, no values.
+    records = AuditEvent.objects.filter(action="deid.file")
+    assert sorted(r.detail["output_sha256"] for r in records) == sorted(p.name for p in files)
+    for record in records:
+        deid = record.detail["deid"]
+        assert deid["profile"] == "enclave-deid 0.1" and deid["leak_scan"]["hits"] == 0
+        assert deid["patient"] == "pseudonymised" and deid["uids_remapped"] > 0
+        assert "PHANTOM" not in json.dumps(record.detail)
 
 
 def test_reimport_is_a_no_op(world, phantom, isolated_storage):

@@ -15,8 +15,9 @@ from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 
 from challenges.errors import ImportRejected
-from challenges.models import Case, GroundTruth, ImportBatch, TaskType
+from challenges.models import Case, GroundTruth, HeldImage, ImportBatch, TaskType
 from challenges.services import cases_import
+from challenges.services_held import held_image_decide
 from challenges.services_import import import_batches_sweep
 from challenges.truths import masks_import
 from config.celery import app
@@ -196,15 +197,44 @@ def test_a_case_folder_with_a_non_dicom_file_is_refused(world, tmp_path, isolate
     assert stored_files(isolated_storage) == []
 
 
-def test_a_case_folder_at_risk_of_burned_in_text_is_refused(world, tmp_path, isolated_storage):
+def test_a_case_folder_at_risk_of_burned_in_text_is_held_whole_and_decided_whole(
+        world, tmp_path, isolated_storage, django_capture_on_commit_callbacks):
     root, study = tmp_path / "upload", generate_uid()
-    write_series(root / "us", 2, study=study, source="examples_palette.dcm")
+    write_series(root / "us", 3, study=study, source="examples_palette.dcm")
+    labels = tmp_path / "labels.csv"
+    labels.write_text("case_id,label\nus,present\n")
 
-    with pytest.raises(ImportRejected) as refused:
-        cases_import(phase=world.phase, path=root)
+    report = cases_import(phase=world.phase, path=root, labels_path=labels)
+    again = cases_import(phase=world.phase, path=root)
 
-    assert "us: 2 files may carry burned-in text" in refused.value.message
-    assert stored_files(isolated_storage) == []
+    assert (report.created, report.held, again.held, again.unchanged) == (0, 1, 0, 1)
+    rows = list(HeldImage.objects.order_by("file_name"))
+    assert [r.file_name for r in rows] == ["0001.dcm", "0002.dcm", "0003.dcm"]
+    assert {r.case_id for r in rows} == {"us"} and rows[0].shape[0] == 3
+    assert not Case.objects.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        held_image_decide(held=rows[1], actor=world.steward, approve=True, reason="clean")
+
+    case = Case.objects.get(case_id="us")
+    assert [f.name for f in case.files.order_by("name")] == ["0001.dcm", "0002.dcm", "0003.dcm"]
+    assert case.shape == rows[0].shape and case.deid_summary["files"] == 3
+    assert set(HeldImage.objects.values_list("status", flat=True)) == {"approved"}
+    assert GroundTruth.objects.get(case=case, version=world.phase.truth_version).value == "present"
+    assert {p.relative_to(isolated_storage).parts[0] for p in stored_files(isolated_storage)} == {
+        "cases"}
+
+
+def test_rejecting_a_held_case_folder_deletes_all_of_it(world, tmp_path, isolated_storage,
+                                                       django_capture_on_commit_callbacks):
+    root = tmp_path / "upload"
+    write_series(root / "us", 2, study=generate_uid(), source="examples_palette.dcm")
+    cases_import(phase=world.phase, path=root)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        held_image_decide(held=HeldImage.objects.first(), actor=world.steward, approve=False)
+
+    assert set(HeldImage.objects.values_list("status", flat=True)) == {"rejected"}
+    assert stored_files(isolated_storage) == [] and not Case.objects.exists()
 
 
 def test_a_zip_entry_climbing_out_is_refused(world, tmp_path):
@@ -310,3 +340,16 @@ def test_no_renderings_at_ingest_into_a_per_process_cache(world, upload):
 
     first = Case.objects.get(case_id="single").files.all()[0]
     assert cache.get(cache_key(first.sha256, first.kind, INGEST_RENDERINGS[1])) is None
+
+
+def test_the_queue_says_which_files_are_decided_together(world, tmp_path, isolated_storage,
+                                                         client):
+    root = tmp_path / "upload"
+    write_series(root / "us", 2, study=generate_uid(), source="examples_palette.dcm")
+    cases_import(phase=world.phase, path=root)
+    factories.login_verified(client, world.steward)
+
+    page = client.get("/challenges/lesions/data/held/")
+
+    assert page.status_code == 200
+    assert page.content.count(b'data-held-together="2"') == 2

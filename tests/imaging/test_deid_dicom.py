@@ -297,3 +297,32 @@ def test_standard_attributes_stored_as_un_are_still_remapped_and_shifted():
     assert out.StudyInstanceUID == deidentify_file(fixture_bytes("CT_small.dcm"), key=KEY).study_uid
     assert out["StudyDate"].VR == "DA" and out.StudyDate != original.StudyDate
     assert str(original.StudyInstanceUID).encode() not in result.data
+
+
+def test_the_action_summary_names_the_annex_e_action_of_every_attribute():
+    result = deidentify_file(fixture_bytes("CT_small.dcm"), key=KEY)
+    codes = result.actions["annex_e"]
+
+    assert {"StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"} <= set(codes["U"])
+    assert "SOPClassUID" in codes["K"] and "SOPClassUID" not in codes["U"]
+    assert {"StudyDate", "SeriesDate"} <= set(codes["C"])
+    assert codes["D"] == ["PatientID", "PatientName"]
+    assert {"PatientBirthDate", "AccessionNumber"} <= set(codes["Z"])
+    assert "InstitutionName" in result.actions["removed_keywords"]  # X
+    kept = {keyword for code in ("K", "U", "C") for keyword in codes[code]}
+    assert not kept & set(result.actions["removed_keywords"])
+    assert "CompressedSamples" not in json.dumps(result.actions)  # keywords only, no values
+
+
+def test_family_attributes_survive_only_in_their_family():
+    """The per-SOP-class rows: MR physics stay on MR, ultrasound calibration on US."""
+    mr = read(deidentify_file(fixture_bytes("MR_small.dcm"), key=KEY).data)
+    assert mr.EchoTime == load("MR_small.dcm").EchoTime
+
+    ct = load("CT_small.dcm")
+    ct.EchoTime, ct.PhysicalDeltaX = 12.0, 0.1  # out of place on a CT
+    out = read(deidentify_file(to_bytes(ct), key=KEY).data)
+    assert "EchoTime" not in out and "PhysicalDeltaX" not in out
+
+    us = read(deidentify_file(fixture_bytes("examples_palette.dcm"), key=KEY).data)
+    assert us.SequenceOfUltrasoundRegions[0].PhysicalDeltaX

@@ -83,7 +83,7 @@ def test_a_utf16_copy_of_an_original_uid_is_caught(monkeypatch):
 def test_a_faulty_table_that_keeps_a_name_is_caught(monkeypatch):
     ds = load("CT_small.dcm")
     ds.OperatorsName = "Operator^Olga"
-    monkeypatch.setattr(dicom_deid, "KEEP", KEEP | {0x00081070})
+    monkeypatch.setattr(dicom_deid, "keep_for", lambda sop_class: KEEP | {0x00081070})
     with pytest.raises(ImageFileRejected, match="leak_detected"):
         deidentify_file(to_bytes(ds), key=KEY)
 
@@ -93,7 +93,7 @@ def test_a_faulty_table_that_keeps_a_private_tag_is_caught(monkeypatch):
     block = ds.private_block(0x0029, "ACME 1.0", create=True)
     block.add_new(0x10, "LO", "Private Patient Doe")
     tag = block.get_tag(0x10)
-    monkeypatch.setattr(dicom_deid, "KEEP", KEEP | {tag, 0x00290010})
+    monkeypatch.setattr(dicom_deid, "keep_for", lambda sop_class: KEEP | {tag, 0x00290010})
     monkeypatch.setattr(dicom_deid, "is_always_removed", lambda tag: False)
     with pytest.raises(ImageFileRejected, match="leak_detected"):
         deidentify_file(to_bytes(ds), key=KEY)
