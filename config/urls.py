@@ -16,6 +16,7 @@ from config.microcache import anonymous_cacheable
 from evaluation import apis as evaluation_apis
 from evaluation import apis_society as society_apis
 from review import apis_reading as reading_apis
+from review import apis_reading_admin as reading_admin_apis
 
 api_v1 = [
     path("auth/token/", account_apis.AuthTokenApi.as_view(), name="auth-token"),
@@ -88,11 +89,19 @@ api_v1 = [
          society_apis.RunRerunApi.as_view(), name="phase-run-rerun"),
     # Reader studies (review app): the owning society's physicians and admins.
     path("challenges/<slug:slug>/phases/<slug:phase>/reading-lists/",
-         reading_apis.ReadingListListApi.as_view(), name="reading-lists"),
+         reading_admin_apis.ReadingListCollectionApi.as_view(), name="reading-lists"),
     path("challenges/<slug:slug>/phases/<slug:phase>/reading-lists/<int:pk>/",
          reading_apis.ReadingListDetailApi.as_view(), name="reading-list"),
     path("challenges/<slug:slug>/phases/<slug:phase>/reading-lists/<int:pk>/reads/",
          reading_apis.ReadListApi.as_view(), name="reading-reads"),
+    path("challenges/<slug:slug>/phases/<slug:phase>/reading-lists/<int:pk>/readers/",
+         reading_admin_apis.ReadersAssignApi.as_view(), name="reading-readers"),
+    path("challenges/<slug:slug>/phases/<slug:phase>/reading-lists/<int:pk>/merge/",
+         reading_admin_apis.ReadingMergeApi.as_view(), name="reading-merge"),
+    path("challenges/<slug:slug>/phases/<slug:phase>/reading-lists/<int:pk>/references/",
+         reading_admin_apis.ReferenceRowsApi.as_view(), name="reading-references"),
+    path("challenges/<slug:slug>/phases/<slug:phase>/reading-lists/<int:pk>/references/"
+         "<int:row>/", reading_admin_apis.ReferenceRowApi.as_view(), name="reading-reference"),
     path("uploads/", evaluation_apis.UploadStartApi.as_view(), name="upload-start"),
     path("uploads/<uuid:pk>/", evaluation_apis.UploadChunkApi.as_view(), name="upload-chunk"),
     path("uploads/<uuid:pk>/complete/", evaluation_apis.UploadCompleteApi.as_view(),

@@ -59,7 +59,8 @@ class ReadOutput(serializers.ModelSerializer):
         fields = ["case_id", "version", "answer", "created"]
 
 
-def _reading_list(request: Request, slug: str, phase: str, pk: int) -> ReadingList:
+def reading_list_of_request(request: Request, slug: str, phase: str, pk: int) -> ReadingList:
+    """The reading list `pk` of the phase, for those who may see it (404 for everyone else)."""
     return access_reading_list(request.user, access_review_phase(request.user, slug, phase), pk)
 
 
@@ -78,7 +79,7 @@ class ReadingListDetailApi(APIView):
 
     @extend_schema(responses={200: ReadingListDetailOutput, **error_responses(404)})
     def get(self, request: Request, slug: str, phase: str, pk: int) -> Response:
-        reading_list = _reading_list(request, slug, phase, pk)
+        reading_list = reading_list_of_request(request, slug, phase, pk)
         manager = can_manage_society(request.user, reading_list.phase.challenge.society)
         outcome = merge_outcome(reading_list)
         agreement = agreement_of(reading_list)
@@ -116,7 +117,7 @@ class ReadListApi(APIView):
                                         max_length=10_000)
 
     def _list(self, request: Request, slug: str, phase: str, pk: int) -> ReadingList:
-        reading_list = _reading_list(request, slug, phase, pk)
+        reading_list = reading_list_of_request(request, slug, phase, pk)
         if assignment_of(request.user, reading_list) is None:
             raise ReviewNotFound("reading_list_not_found", _("There is no such reading list."))
         return reading_list

@@ -216,3 +216,18 @@ def test_a_mask_frame_becomes_a_transparent_overlay_with_an_opaque_outline():
     assert pixels(render_mask(mask, frame=0))[..., 3].max() == 0
     with pytest.raises(RenderError):
         render_mask(np.zeros((2, 2, 2, 2)))
+
+
+@pytest.mark.parametrize("name", ["JPEG-LL.dcm", "JPGLosslessP14SV1_1s_1f_8b.dcm",
+                                  "MR_small_jpeg_ls_lossless.dcm", "MR_small_jp2klossless.dcm",
+                                  "MR_small_RLE.dcm"])
+def test_lossless_compressed_dicom_renders_as_its_uncompressed_pixels(name):
+    """JPEG Lossless (process 14; python-gdcm), JPEG-LS, JPEG 2000 and RLE all decode, and a
+    lossless codec gives exactly the pixels pydicom reads: the picture is not a placeholder."""
+    data = fixture_bytes(name)
+    rendering = render(data, "dicom", RenderParams(preset="auto"))
+
+    assert rendering.rows > 0 and rendering.columns > 0
+    shown = pixels(rendering.png)
+    assert shown.std() > 0  # a placeholder is one flat grey
+    assert pixel_array(BytesIO(data)).shape[-2:] == (rendering.rows, rendering.columns)

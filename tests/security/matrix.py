@@ -533,3 +533,23 @@ MATRIX |= {
     "api:reading-reads": Entry(_READING_API + "<int:pk>/reads/", READING_LIST, (
         get(only(READER)), Op("POST", only(READER), body="read_json", effect="reads"))),
 }
+
+# The reader-study API's writes: the same people as the pages' (review/apis_reading_admin.py).
+# The society's other hidden-data roles see the list, its services refuse their writes (403).
+# "api:reading-lists" is declared again here: it gained POST.
+_READING_API_LIST = _READING_API + "<int:pk>/"
+MATRIX |= {
+    "api:reading-lists": Entry(_READING_API, PHASE, (
+        get(only(SOCIETY_SIDE)),
+        Op("POST", only(MANAGERS), body="reading_list_json", effect="reading_lists"))),
+    "api:reading-readers": Entry(_READING_API_LIST + "readers/", READING_LIST, (
+        POST_ONLY, Op("POST", only(MANAGERS), body="assign_json", effect="reading_readers"),)),
+    "api:reading-merge": Entry(_READING_API_LIST + "merge/", READING_LIST, (
+        POST_ONLY, Op("POST", only(MANAGERS), body="merge_json", effect="truth_version"),)),
+    "api:reading-references": Entry(_READING_API_LIST + "references/", READING_LIST, (
+        get(only(SOCIETY_SIDE)), Op("POST", only(MANAGERS), effect="reference_rows"))),
+    "api:reading-reference": Entry(
+        _READING_API_LIST + "references/<int:row>/", {**READING_LIST, "row": "reference_row"}, (
+            POST_ONLY,
+            Op("PATCH", only(MANAGERS), body="publish_json", effect="reference_published"))),
+}

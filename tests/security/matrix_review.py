@@ -53,3 +53,14 @@ REVIEW_BODIES |= {
     "read_json": lambda w: {"content_type": "application/json", "data": {
         "case_id": w.url_values["hidden_case_id"], "label": "present", "confidence": 0.7}},
 }
+
+# The reader-study API's writes (review/apis_reading_admin.py): the same effects as the pages'.
+REVIEW_BODIES |= {
+    "reading_list_json": lambda w: {"content_type": "application/json", "data": {
+        "title": "Matrix list", "merge_rule": "majority"}},
+    "assign_json": lambda w: {"content_type": "application/json",
+                              "data": {"usernames": ["dr-second"]}},
+    "merge_json": lambda w: {"content_type": "application/json", "data": {"note": "matrix"}},
+    "publish_json": lambda w: {"content_type": "application/json",
+                               "data": {"published": True, "public_name": ""}},
+}
