@@ -26,9 +26,13 @@ Bad bytes raise `RenderError`; this module knows nothing about cases or challeng
 import gzip
 import hashlib
 import json
+import shutil
+import subprocess
+import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from io import BytesIO
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -161,14 +165,44 @@ def _colour(pixels: np.ndarray, frames: int, frame: int) -> _Frame:
     return _Frame(_to_uint8(pixels), frames, frame, None, None, "")
 
 
+_DECODE_ERRORS = (InvalidDicomError, AttributeError, KeyError, ValueError, TypeError, OSError,
+                  NotImplementedError, RuntimeError)
+# JPEG processes no Python decoder here reads (12-bit Extended: pylibjpeg-libjpeg is GPLv3);
+# dcmtk's dcmdjpeg (BSD) decompresses them when it is installed.
+_DCMDJPEG_SYNTAXES = frozenset({"1.2.840.10008.1.2.4.51"})
+DCMDJPEG_TIMEOUT = 60
+
+
+def _dcmdjpeg(data: bytes) -> Dataset:
+    """`data` decompressed by dcmtk's dcmdjpeg (in a private temporary folder, time-limited)."""
+    tool = shutil.which("dcmdjpeg")
+    if tool is None:
+        raise RenderError("no decoder for this JPEG process (install dcmtk for dcmdjpeg)")
+    with tempfile.TemporaryDirectory(prefix="enclave-render-") as folder:
+        source, target = Path(folder) / "in.dcm", Path(folder) / "out.dcm"
+        source.write_bytes(data)
+        try:
+            subprocess.run([tool, str(source), str(target)], check=True,
+                           capture_output=True, timeout=DCMDJPEG_TIMEOUT)
+        except (subprocess.SubprocessError, OSError) as exc:
+            raise RenderError("dcmdjpeg could not decompress the file") from exc
+        return dcmread(target)
+
+
 def _dicom_frame(data: bytes, params: RenderParams) -> _Frame:
     try:
         ds: Dataset = dcmread(BytesIO(data))
         frames = max(int(ds.get("NumberOfFrames") or 1), 1)
         index = _frame_index(params.frame, frames)
-        pixels = pixel_array(ds, index=index)
-    except (InvalidDicomError, AttributeError, KeyError, ValueError, TypeError, OSError,
-            NotImplementedError, RuntimeError) as exc:
+        try:
+            pixels = pixel_array(ds, index=index)
+        except _DECODE_ERRORS:
+            syntax = str(getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", ""))
+            if syntax not in _DCMDJPEG_SYNTAXES:
+                raise
+            ds = _dcmdjpeg(data)
+            pixels = pixel_array(ds, index=index)
+    except _DECODE_ERRORS as exc:
         raise RenderError("unreadable DICOM") from exc
     photometric = str(ds.get("PhotometricInterpretation", "")).upper()
     if photometric == "PALETTE COLOR":

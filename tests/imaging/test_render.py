@@ -2,6 +2,8 @@
 
 import gzip
 import hashlib
+import os
+import shutil
 from io import BytesIO
 
 import nibabel
@@ -231,3 +233,26 @@ def test_lossless_compressed_dicom_renders_as_its_uncompressed_pixels(name):
     shown = pixels(rendering.png)
     assert shown.std() > 0  # a placeholder is one flat grey
     assert pixel_array(BytesIO(data)).shape[-2:] == (rendering.rows, rendering.columns)
+
+
+def test_12_bit_jpeg_extended_renders_through_dcmtk():
+    """No Python decoder here reads JPEG Extended (process 2/4); dcmtk's dcmdjpeg does (CI
+    installs dcmtk; elsewhere the test skips without it)."""
+    if shutil.which("dcmdjpeg") is None:
+        if os.environ.get("CI"):
+            raise AssertionError("dcmdjpeg (dcmtk) is missing")
+        pytest.skip("dcmdjpeg (dcmtk) is not installed")
+    data = fixture_bytes("JPGExtended.dcm")
+    with pytest.raises(Exception):  # noqa: B017 (the premise: pydicom alone cannot)
+        pixel_array(BytesIO(data))
+
+    rendering = render(data, "dicom", RenderParams(preset="auto"))
+
+    assert (rendering.rows, rendering.columns) == (1024, 256)
+    assert pixels(rendering.png).std() > 0
+
+
+def test_without_dcmtk_jpeg_extended_is_a_render_error(monkeypatch):
+    monkeypatch.setattr("imaging.render.shutil.which", lambda name: None)
+    with pytest.raises(RenderError):
+        render(fixture_bytes("JPGExtended.dcm"), "dicom")
