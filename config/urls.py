@@ -15,6 +15,8 @@ from challenges import apis_setup as challenge_setup_apis
 from config.microcache import anonymous_cacheable
 from evaluation import apis as evaluation_apis
 from evaluation import apis_society as society_apis
+from review import apis as review_apis
+from review import apis_cases as review_case_apis
 from review import apis_reading as reading_apis
 from review import apis_reading_admin as reading_admin_apis
 
@@ -102,6 +104,26 @@ api_v1 = [
          reading_admin_apis.ReferenceRowsApi.as_view(), name="reading-references"),
     path("challenges/<slug:slug>/phases/<slug:phase>/reading-lists/<int:pk>/references/"
          "<int:row>/", reading_admin_apis.ReferenceRowApi.as_view(), name="reading-reference"),
+    # Review of leaderboard cases (review app): the owning society's physicians and admins.
+    path("review/conflicts/", review_apis.ReviewConflictApi.as_view(), name="review-conflicts"),
+    path("challenges/<slug:slug>/phases/<slug:phase>/review/queues/",
+         review_apis.ReviewQueueApi.as_view(), name="review-queues"),
+    path("challenges/<slug:slug>/phases/<slug:phase>/review/flags/",
+         review_apis.ReviewFlagsApi.as_view(), name="review-flags"),
+    path("challenges/<slug:slug>/phases/<slug:phase>/review/flags/<int:pk>/resolve/",
+         review_apis.ReviewFlagResolveApi.as_view(), name="review-flag-resolve"),
+    path("challenges/<slug:slug>/phases/<slug:phase>/review/settings/",
+         review_apis.ReviewSettingsApi.as_view(), name="review-settings"),
+    path("challenges/<slug:slug>/phases/<slug:phase>/review/reevaluate/",
+         review_apis.ReviewReevaluateApi.as_view(), name="review-reevaluate"),
+    path("challenges/<slug:slug>/phases/<slug:phase>/review/cases/<str:case_id>/",
+         review_case_apis.ReviewCaseApi.as_view(), name="review-case"),
+    path("challenges/<slug:slug>/phases/<slug:phase>/review/cases/<str:case_id>/image/",
+         review_case_apis.ReviewCaseImageApi.as_view(), name="review-case-image"),
+    path("challenges/<slug:slug>/phases/<slug:phase>/review/cases/<str:case_id>/verdicts/",
+         review_case_apis.ReviewVerdictApi.as_view(), name="review-verdicts"),
+    path("challenges/<slug:slug>/phases/<slug:phase>/review/cases/<str:case_id>/flags/",
+         review_case_apis.ReviewCaseFlagApi.as_view(), name="review-case-flags"),
     path("uploads/", evaluation_apis.UploadStartApi.as_view(), name="upload-start"),
     path("uploads/<uuid:pk>/", evaluation_apis.UploadChunkApi.as_view(), name="upload-chunk"),
     path("uploads/<uuid:pk>/complete/", evaluation_apis.UploadCompleteApi.as_view(),

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from audit.services import audit_record
+from challenges.models import Case, CaseFile
 from challenges.truths import load_mask
 from config.errors import DomainError
 from config.png import png_response
@@ -146,6 +147,16 @@ def case_image(request: HttpRequest, slug: str, phase: str, case_id: str) -> Htt
     file = case.files.order_by("name").first()
     if file is None:
         raise Http404(_("This case has no image file."))
+    body, rendered, detail = case_rendering(case, file, params)
+    audit_record(actor=signed_in_user(request), action="review.rendering_viewed", target_type="case",
+                 target_id=case.pk, detail={"file": file.sha256, **detail})
+    return png_response(body, rendered=rendered)
+
+
+def case_rendering(case: Case, file: CaseFile,
+                   params: RenderParams) -> tuple[bytes, bool, dict[str, Any]]:
+    """(png, rendered, audit detail) of the case's file: the grey placeholder (rendered False)
+    where it cannot be rendered. Also the review API's (review/apis_cases.py)."""
 
     def load() -> bytes:
         with default_storage.open(file.storage_key, "rb") as handle:
@@ -153,15 +164,11 @@ def case_image(request: HttpRequest, slug: str, phase: str, case_id: str) -> Htt
 
     try:
         rendering = render_cached(sha256=file.sha256, kind=file.kind, load=load, params=params)
-        body, rendered, detail = rendering.png, True, {
-            "frame": rendering.frame, "window": rendering.window, "center": rendering.center,
-            "width": rendering.width}
+        return rendering.png, True, {"frame": rendering.frame, "window": rendering.window,
+                                     "center": rendering.center, "width": rendering.width}
     except (RenderError, OSError):
         logger.warning("case %s: file %s cannot be rendered", case.pk, file.pk, exc_info=True)
-        body, rendered, detail = placeholder_png(), False, {"failed": True}
-    audit_record(actor=signed_in_user(request), action="review.rendering_viewed", target_type="case",
-                 target_id=case.pk, detail={"file": file.sha256, **detail})
-    return png_response(body, rendered=rendered)
+        return placeholder_png(), False, {"failed": True}
 
 
 @signed_in_to_phase

@@ -285,3 +285,135 @@ document.querySelectorAll("[data-mark-into]").forEach(function (stack) {
     target.value = (text ? text + "\n" : "") + line + "\n";
   });
 });
+
+// Reading a segmentation case (2-D): a brush paints label values on a canvas over the image, at
+// the image's own pixel size; on save the painting becomes an 8-bit grayscale PNG holding the
+// label values (0 = background) and is sent as the form's mask file, exactly like an uploaded
+// one. Without JavaScript (or without CompressionStream) the file upload remains.
+var MASK_COLOURS = [[0, 0, 0], [255, 64, 64], [64, 160, 255], [255, 200, 0], [64, 220, 120],
+  [200, 90, 255], [255, 128, 0], [0, 220, 220]];
+
+function crc32(bytes) {
+  var crc = -1;
+  for (var i = 0; i < bytes.length; i++) {
+    crc ^= bytes[i];
+    for (var k = 0; k < 8; k++) {
+      crc = (crc >>> 1) ^ (0xEDB88320 & -(crc & 1));
+    }
+  }
+  return (crc ^ -1) >>> 0;
+}
+
+function pngChunk(type, data) {
+  var chunk = new Uint8Array(12 + data.length);
+  var view = new DataView(chunk.buffer);
+  view.setUint32(0, data.length);
+  for (var i = 0; i < 4; i++) {
+    chunk[4 + i] = type.charCodeAt(i);
+  }
+  chunk.set(data, 8);
+  view.setUint32(8 + data.length, crc32(chunk.subarray(4, 8 + data.length)));
+  return chunk;
+}
+
+function grayscalePng(labels, rows, columns) {
+  var raw = new Uint8Array(rows * (columns + 1));  // filter byte 0, then the row
+  for (var r = 0; r < rows; r++) {
+    raw.set(labels.subarray(r * columns, (r + 1) * columns), r * (columns + 1) + 1);
+  }
+  var header = new Uint8Array(13);
+  var view = new DataView(header.buffer);
+  view.setUint32(0, columns);
+  view.setUint32(4, rows);
+  header.set([8, 0, 0, 0, 0], 8);  // 8-bit grayscale, deflate, no filter method, no interlace
+  var zipped = new Blob([raw]).stream().pipeThrough(new CompressionStream("deflate"));
+  return new Response(zipped).arrayBuffer().then(function (deflated) {
+    return new Blob([new Uint8Array([137, 80, 78, 71, 13, 10, 26, 10]), pngChunk("IHDR", header),
+      pngChunk("IDAT", new Uint8Array(deflated)), pngChunk("IEND", new Uint8Array(0))],
+    {type: "image/png"});
+  });
+}
+
+document.querySelectorAll("[data-mask-draw]").forEach(function (panel) {
+  var rows = parseInt(panel.getAttribute("data-rows"), 10);
+  var columns = parseInt(panel.getAttribute("data-columns"), 10);
+  var input = document.getElementById(panel.getAttribute("data-input"));
+  var stack = document.querySelector(".viewer-stack");
+  if (!input || !stack || !(rows > 0) || !(columns > 0) || typeof CompressionStream === "undefined") {
+    return;
+  }
+  panel.hidden = false;
+  var labels = new Uint8Array(rows * columns);
+  var canvas = document.createElement("canvas");
+  canvas.className = "mask-canvas";
+  canvas.width = columns;
+  canvas.height = rows;
+  canvas.setAttribute("aria-label", panel.querySelector("legend").textContent);
+  stack.appendChild(canvas);
+  var context = canvas.getContext("2d");
+  var painting = false;
+  var drawn = false;
+  var required = input.required;  // a drawing stands in for the required file
+  var count = panel.querySelector("[data-mask-count]");
+
+  function paint(event) {
+    var area = canvas.getBoundingClientRect();
+    var row = (event.clientY - area.top) / area.height * rows;
+    var column = (event.clientX - area.left) / area.width * columns;
+    var radius = Math.max(1, parseInt(panel.querySelector("[data-mask-brush]").value, 10) || 1) / 2;
+    var erase = panel.querySelector("[data-mask-erase]").checked;
+    var label = erase ? 0 : parseInt(panel.querySelector("[data-mask-label]").value, 10) || 1;
+    var colour = MASK_COLOURS[label % MASK_COLOURS.length];
+    for (var r = Math.max(0, Math.floor(row - radius)); r <= Math.min(rows - 1, Math.floor(row + radius)); r++) {
+      for (var c = Math.max(0, Math.floor(column - radius)); c <= Math.min(columns - 1, Math.floor(column + radius)); c++) {
+        if ((r + 0.5 - row) * (r + 0.5 - row) + (c + 0.5 - column) * (c + 0.5 - column) <= radius * radius) {
+          labels[r * columns + c] = label;
+          if (label) {
+            context.fillStyle = "rgba(" + colour.join(",") + ",0.5)";
+            context.clearRect(c, r, 1, 1);
+            context.fillRect(c, r, 1, 1);
+          } else {
+            context.clearRect(c, r, 1, 1);
+          }
+        }
+      }
+    }
+    drawn = true;
+    input.required = false;
+    var marked = labels.reduce(function (total, value) { return total + (value ? 1 : 0); }, 0);
+    count.textContent = marked + " px";
+  }
+
+  canvas.addEventListener("pointerdown", function (event) {
+    painting = true;
+    canvas.setPointerCapture(event.pointerId);
+    paint(event);
+  });
+  canvas.addEventListener("pointermove", function (event) {
+    if (painting) {
+      paint(event);
+    }
+  });
+  canvas.addEventListener("pointerup", function () { painting = false; });
+  panel.querySelector("[data-mask-clear]").addEventListener("click", function () {
+    labels.fill(0);
+    context.clearRect(0, 0, columns, rows);
+    drawn = false;
+    input.required = required;
+    count.textContent = "0 px";
+  });
+  var form = input.form;
+  form.addEventListener("submit", function (event) {
+    if (!drawn || (input.files && input.files.length)) {
+      return;  // an uploaded file wins; nothing drawn: the form as it is
+    }
+    event.preventDefault();
+    grayscalePng(labels, rows, columns).then(function (png) {
+      var transfer = new DataTransfer();
+      transfer.items.add(new File([png], "drawn-mask.png", {type: "image/png"}));
+      input.files = transfer.files;
+      drawn = false;
+      form.requestSubmit ? form.requestSubmit(event.submitter) : form.submit();
+    });
+  });
+});

@@ -553,3 +553,33 @@ MATRIX |= {
             POST_ONLY,
             Op("PATCH", only(MANAGERS), body="publish_json", effect="reference_published"))),
 }
+
+# The review API (review/apis.py, review/apis_cases.py): the same people as the review pages
+# (API clients sign in: anonymous gets 401). The society's other hidden-data roles see
+# everything, the services refuse them what is for its admins (403).
+_REVIEW_API = "api/v1/challenges/<slug:slug>/phases/<slug:phase>/review/"
+_REVIEW_API_CASE = _REVIEW_API + "cases/<str:case_id>/"
+MATRIX |= {
+    "api:review-conflicts": Entry("api/v1/review/conflicts/", {}, (
+        POST_ONLY, Op("POST", only(REVIEWERS), body="conflict_json", effect="conflicts"))),
+    "api:review-queues": Entry(_REVIEW_API + "queues/", PHASE, (get(only(SOCIETY_SIDE)),), (
+        Variant("unpublished", UNPUBLISHED, (get(only(SOCIETY_SIDE)),)),
+        Variant("draft", DRAFT_PHASE, (get(only(SOCIETY_SIDE)),)))),
+    "api:review-flags": Entry(_REVIEW_API + "flags/", PHASE, (get(only(SOCIETY_SIDE)),)),
+    "api:review-flag-resolve": Entry(_REVIEW_API + "flags/<int:pk>/resolve/",
+                                     {**PHASE, "pk": "review_flag"}, (
+        POST_ONLY, Op("POST", only(MANAGERS), body="dismiss_json", effect="flag_status"))),
+    "api:review-settings": Entry(_REVIEW_API + "settings/", PHASE, (
+        get(only(SOCIETY_SIDE)),
+        Op("PATCH", only(MANAGERS), body="unblind_json", effect="review_blinded"))),
+    "api:review-reevaluate": Entry(_REVIEW_API + "reevaluate/", PHASE, (
+        POST_ONLY, Op("POST", only(MANAGERS), effect="reevaluation_queued"))),
+    "api:review-case": Entry(_REVIEW_API_CASE, REVIEW_CASE, (get(only(SOCIETY_SIDE)),)),
+    # The world's case files are not images: the rendering answers its placeholder (200).
+    "api:review-case-image": Entry(_REVIEW_API_CASE + "image/", REVIEW_CASE, (
+        get(only(SOCIETY_SIDE)),)),
+    "api:review-verdicts": Entry(_REVIEW_API_CASE + "verdicts/", REVIEW_CASE, (
+        POST_ONLY, Op("POST", only(SOCIETY_SIDE), body="verdict_json", effect="verdicts"))),
+    "api:review-case-flags": Entry(_REVIEW_API_CASE + "flags/", REVIEW_CASE, (
+        POST_ONLY, Op("POST", only(SOCIETY_SIDE), body="flag_json", effect="flags_raised"))),
+}

@@ -64,3 +64,16 @@ REVIEW_BODIES |= {
     "publish_json": lambda w: {"content_type": "application/json",
                                "data": {"published": True, "public_name": ""}},
 }
+
+# The review API (review/apis.py, review/apis_cases.py): the pages' effects, JSON bodies.
+REVIEW_BODIES |= {
+    "conflict_json": lambda w: {"content_type": "application/json",
+                                "data": {"team": "team-b", "note": "co-author"}},
+    "unblind_json": lambda w: {"content_type": "application/json", "data": {"blinded": False}},
+    "dismiss_json": lambda w: {"content_type": "application/json",
+                               "data": {"action": "dismiss", "note": "the truth stands"}},
+    "verdict_json": lambda w: {"content_type": "application/json", "data": {
+        "prediction": "A", "verdict": "incorrect", "comment": "missed"}},
+    "flag_json": lambda w: {"content_type": "application/json",
+                            "data": {"reason": "the label looks wrong"}},
+}

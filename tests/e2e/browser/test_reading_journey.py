@@ -159,3 +159,63 @@ def test_clicking_the_image_marks_the_lesions(page, detection_reading, page_erro
     assert page_errors.messages == []
     read = Read.objects.get(reader=detection_reading["reader"], case__phase__challenge__slug=slug)
     assert read.answer["lesions"] == lesions
+
+
+@pytest.fixture(scope="module")
+def segmentation_reading(browser_world, django_db_blocker, tmp_path_factory):
+    """A published segmentation challenge `organs` (background, organ) of the world's society:
+    one 100 x 200 PNG case in a hidden phase, on a reading list of dr-mori."""
+    from PIL import Image
+
+    from challenges.services import cases_import, challenge_create, phase_create
+
+    folder = tmp_path_factory.mktemp("organ-cases")
+    Image.new("L", (200, 100), 60).save(folder / "o-001.png")
+    with django_db_blocker.unblock():
+        society = browser_world.challenge.society
+        admin, _ = society_admin(browser_world, "organ-admin")
+        reader = factories.society_member(society, SocietyRole.PHYSICIAN, "dr-mori")
+        device = TOTPDevice.objects.create(user=reader, name="phone", confirmed=True)
+        challenge = challenge_create(society=society, slug="organs", title="Organs",
+                                     labels=["background", "organ"], task_type="segmentation",
+                                     is_published=True)
+        phase = phase_create(challenge=challenge, slug="test", title="Test", is_hidden=True)
+        cases_import(phase=phase, path=folder)
+        reading_list = reading_list_create(actor=admin, phase=phase, title="Organ outlines")
+        readers_assign(actor=admin, reading_list=reading_list, usernames=["dr-mori"])
+        return {"list": reading_list, "device": device, "reader": reader}
+
+
+def test_a_mask_drawn_on_the_image_is_saved_as_the_read(page, segmentation_reading, page_errors,
+                                                        shots):
+    from challenges.truths import load_mask
+
+    reading_list = segmentation_reading["list"]
+    log_in(page, "dr-mori", device=segmentation_reading["device"])
+    page.goto(f"/review/challenges/organs/test/reading/{reading_list.pk}/cases/o-001/")
+    wait_for_image(page)
+    expect(page.locator("main [data-mask-draw]")).to_be_visible()
+    page.locator("main [data-mask-brush]").fill("4")
+    canvas = page.locator("main canvas.mask-canvas")
+    area = canvas.bounding_box()
+    assert area is not None
+
+    def at(row: float, column: float) -> tuple[float, float]:
+        return (area["x"] + (column + 0.5) / 200 * area["width"],
+                area["y"] + (row + 0.5) / 100 * area["height"])
+
+    page.mouse.move(*at(50, 100))
+    page.mouse.down()
+    for column in range(100, 141, 4):
+        page.mouse.move(*at(50, column))
+    page.mouse.up()
+    expect(page.locator("main [data-mask-count]")).not_to_have_text("Nothing drawn yet.")
+    shots(page, "segmentation case with a drawn mask")
+    page.get_by_role("button", name="Save and go to the next case").click()
+
+    expect(page.locator("main .message.success").first).to_contain_text("o-001")
+    assert page_errors.messages == []
+    read = Read.objects.get(reader=segmentation_reading["reader"])
+    mask = load_mask(read.answer["mask"])
+    assert mask.shape == (100, 200) and set(mask.ravel().tolist()) == {0, 1}
+    assert mask[50, 100:141].all() and not mask[:40].any() and not mask[60:].any()
