@@ -1,7 +1,9 @@
 """Forms of the guided challenge set-up (basics, phases, data). They check what a person typed;
 the services (`challenges.services`) decide and store."""
 
+import json
 import zipfile
+from pathlib import PurePosixPath
 from typing import Any
 
 from django import forms
@@ -210,17 +212,71 @@ TRUTH_FIELDS: dict[str, str] = {TaskType.SEGMENTATION.value: "masks",
                                 TaskType.DETECTION.value: "lesions"}
 
 
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one field (Django's documented recipe); cleans to a list."""
+
+    widget = MultipleFileInput
+
+    def clean(self, data: Any, initial: Any = None) -> Any:
+        single = super().clean
+        if isinstance(data, list | tuple):
+            return [single(item, initial) for item in data]
+        return [single(data, initial)] if data else []
+
+
+MAX_FOLDER_FILES = 100_000
+MAX_PATH_PARTS = 8
+
+
+def folder_paths(raw: str, count: int) -> list[str]:
+    """The relative paths the browser reported for a chosen folder's files (a JSON list, in the
+    files' order), checked: no absolute or parent parts, no hidden parts, printable; the chosen
+    folder's own name (the first part, shared by all) is dropped. ValidationError otherwise."""
+    try:
+        paths = json.loads(raw or "null")
+    except ValueError:
+        paths = None
+    if not isinstance(paths, list) or len(paths) != count or not all(
+            isinstance(p, str) for p in paths):
+        raise forms.ValidationError(_(
+            "Your browser did not send the folder's structure; upload a zip of the folder "
+            "instead."))
+    parts = [PurePosixPath(p).parts for p in paths]
+    if any(not 2 <= len(part) <= MAX_PATH_PARTS or p.startswith("/") or any(
+            piece in ("", ".", "..") or piece.startswith(".") or not piece.isprintable()
+            or len(piece) > 128 for piece in part) for p, part in zip(paths, parts, strict=True)):
+        raise forms.ValidationError(_("A file name in the folder is not allowed."))
+    if len({part[0] for part in parts}) != 1:
+        raise forms.ValidationError(_("Choose one folder."))
+    relative = ["/".join(part[1:]) for part in parts]
+    if len(set(relative)) != len(relative):
+        raise forms.ValidationError(_("A file appears twice in the folder."))
+    return relative
+
+
 class CaseImportForm(forms.Form):
-    """Step 4: a zip of case files (one file per case, named by its case id) and labels; for
-    segmentation a zip of masks, for detection a lesions JSON file (`challenges.truths`). A
-    ground-truth upload of another task type is refused on its field."""
+    """Step 4: the cases, as a zip or a folder chosen in the browser (a file per case, named by
+    its case id, or a sub-folder per DICOM series or study), and labels; for segmentation a zip
+    of masks, for detection a lesions JSON file (`challenges.truths`). A ground-truth upload of
+    another task type is refused on its field."""
 
     phase = forms.ModelChoiceField(queryset=Phase.objects.none(), label=_("Phase"),
                                    to_field_name="slug", empty_label=None)
     cases = forms.FileField(
-        label=_("Cases (zip)"),
-        help_text=_("A zip of DICOM, PNG or JPEG files, one per case; the file name without its "
-                    "extension is the case id. Every file is de-identified on arrival."))
+        label=_("Cases (zip)"), required=False,
+        help_text=_("A zip of DICOM, PNG or JPEG files, one per case (the file name without its "
+                    "extension is the case id), or of folders, one per DICOM series or study "
+                    "(the folder name is the case id). Every file is de-identified on arrival."))
+    case_folder = MultipleFileField(
+        label=_("Or a folder of cases"), required=False,
+        widget=MultipleFileInput(attrs={"webkitdirectory": True,
+                                        "data-relative-paths": "id_case_paths"}),
+        help_text=_("The same layout as the zip, chosen as a folder on this computer."))
+    case_paths = forms.CharField(required=False, widget=forms.HiddenInput)
     labels = forms.FileField(
         label=_("Labels (CSV)"), required=False,
         help_text=_("Optional: a CSV file with the header case_id,label."))
@@ -259,7 +315,30 @@ class CaseImportForm(forms.Form):
         return upload
 
     def clean_cases(self) -> Any:
-        return _zip_upload(self.cleaned_data["cases"], MAX_CASES_ZIP_BYTES)
+        upload = self.cleaned_data.get("cases")
+        return _zip_upload(upload, MAX_CASES_ZIP_BYTES) if upload else None
+
+    def clean(self) -> dict[str, Any]:
+        """Exactly one of the zip and the folder; the folder's files paired with their checked
+        relative paths in `case_folder`."""
+        cleaned = super().clean() or {}
+        files = cleaned.get("case_folder") or []
+        if bool(cleaned.get("cases")) == bool(files) and "cases" not in self.errors:
+            self.add_error("cases", _("Upload a zip of the cases or choose a folder: one of "
+                                      "them."))
+        elif files:
+            if len(files) > MAX_FOLDER_FILES or sum(f.size for f in files) > MAX_CASES_ZIP_BYTES:
+                self.add_error("case_folder", _(
+                    "The folder is larger than %(n)d GiB or %(files)d files; use the "
+                    "import_cases command for large sets.") % {
+                        "n": MAX_CASES_ZIP_BYTES // 1024**3, "files": MAX_FOLDER_FILES})
+            else:
+                try:
+                    paths = folder_paths(cleaned.get("case_paths", ""), len(files))
+                    cleaned["case_folder"] = list(zip(paths, files, strict=True))
+                except forms.ValidationError as exc:
+                    self.add_error("case_folder", exc)
+        return cleaned
 
     def clean_masks(self) -> Any:
         upload = self._truth_upload("masks")

@@ -5,6 +5,8 @@
 all of the step or nothing. Anyone who may not manage the challenge's society gets a 404.
 """
 
+from contextlib import ExitStack
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -32,7 +34,7 @@ from challenges.services_setup import (
     phase_update,
 )
 from config.errors import DomainError
-from config.uploads import uploaded_file_paths
+from config.uploads import uploaded_file_paths, uploaded_folder_path
 
 
 def manager_challenge(request: HttpRequest, slug: str) -> Challenge:
@@ -59,11 +61,15 @@ def _actor(request: HttpRequest) -> User:
 def data_import_from_form(form: CaseImportForm, phase: Phase, actor: User) -> DataImportReport:
     """Import a valid data-step form's uploads into `phase` (`phase_data_import`)."""
     data = form.cleaned_data
-    with uploaded_file_paths(data["cases"], data.get("labels"), data.get("masks"),
-                             data.get("lesions")) as (cases, labels, masks, lesions):
-        assert cases is not None  # a required field
-        return phase_data_import(phase=phase, actor=actor, cases_path=cases, labels_path=labels,
-                                 masks_path=masks, lesions_path=lesions)
+    with ExitStack() as stack:
+        cases = (stack.enter_context(uploaded_folder_path(data["case_folder"]))
+                 if data.get("case_folder") else None)
+        files = stack.enter_context(uploaded_file_paths(
+            data.get("cases"), data.get("labels"), data.get("masks"), data.get("lesions")))
+        cases = cases or files[0]
+        assert cases is not None  # the form wants a zip or a folder
+        return phase_data_import(phase=phase, actor=actor, cases_path=cases, labels_path=files[1],
+                                 masks_path=files[2], lesions_path=files[3])
 
 
 def truths_message(report: DataImportReport) -> str:

@@ -51,3 +51,17 @@ def uploaded_file_paths(*uploads: UploadedFile | None) -> Iterator[list[Path | N
     with ExitStack() as stack:
         yield [None if upload is None else stack.enter_context(uploaded_file_path(upload))
                for upload in uploads]
+
+
+@contextmanager
+def uploaded_folder_path(files: list[tuple[str, UploadedFile]]) -> Iterator[Path]:
+    """A temporary folder holding uploaded files at their (already checked, relative) paths,
+    removed afterwards: a folder chosen in the browser, for code that reads folders."""
+    with tempfile.TemporaryDirectory(dir=settings.FILE_UPLOAD_TEMP_DIR, prefix="folder-") as root:
+        for relative, upload in files:
+            target = Path(root, relative)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with target.open("wb") as out:
+                for chunk in upload.chunks():
+                    out.write(chunk)
+        yield Path(root)

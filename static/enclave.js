@@ -417,3 +417,18 @@ document.querySelectorAll("[data-mask-draw]").forEach(function (panel) {
     });
   });
 });
+
+// A folder chosen for upload (input[webkitdirectory][data-relative-paths]): the browser sends
+// each file under its bare name, so the relative paths (which make a sub-folder one case) go
+// along in the hidden field named by data-relative-paths, in the files' order.
+document.querySelectorAll("input[type=file][data-relative-paths]").forEach(function (input) {
+  var hidden = document.getElementById(input.getAttribute("data-relative-paths"));
+  if (!hidden) {
+    return;
+  }
+  input.addEventListener("change", function () {
+    hidden.value = JSON.stringify(Array.prototype.map.call(input.files, function (file) {
+      return file.webkitRelativePath || file.name;
+    }));
+  });
+});

@@ -383,7 +383,7 @@ def test_a_zip_of_png_cases_with_labels_is_imported(world, admin_client):
     (lambda: {"cases": SimpleUploadedFile("cases.zip", b"not a zip at all")},
      "This is not a zip file"),
     (lambda: {"cases": cases_zip(["bad id!"])}, "not a valid case id"),
-    (lambda: {}, "This field is required"),
+    (lambda: {}, "Upload a zip of the cases or choose a folder"),
 ])
 def test_a_refused_import_stores_nothing_and_says_why(world, admin_client, isolated_storage,
                                                       upload, error):

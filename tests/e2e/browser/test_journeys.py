@@ -241,3 +241,36 @@ def test_a_society_admin_sets_up_a_challenge_with_the_wizard_and_publishes_it(
     expect(phase_row.locator("td").nth(1)).to_have_text("4")  # the cases the admin uploaded
     shots(visitor, "published challenge seen by anyone")
     visitor.context.close()
+
+
+def test_a_society_admin_imports_a_folder_of_cases_chosen_in_the_browser(
+        page, browser_world, shots, page_errors, tmp_path, django_db_blocker):
+    """The data step's folder picker: the browser's relative paths reach the server (the
+    script fills the hidden field), so the series sub-folder becomes one case."""
+    from pydicom.uid import generate_uid
+
+    from challenges.models import Case
+    from challenges.services import challenge_create, phase_create
+    from tests.challenges.test_import_series import write_series
+    from tests.challenges.test_wizard import png
+
+    folder = tmp_path / "scan"
+    folder.mkdir()
+    (folder / "c-001.png").write_bytes(png(1))
+    write_series(folder / "ct-a", 3, study=generate_uid())
+    with django_db_blocker.unblock():
+        challenge = challenge_create(society=browser_world.challenge.society, slug="folders",
+                                     title="Folder import", labels=["absent", "present"],
+                                     positive_label="present")
+        phase = phase_create(challenge=challenge, slug="test", title="Test", is_hidden=True)
+        _admin, device = society_admin(browser_world, "folder-chair")
+    log_in(page, "folder-chair", device=device)
+    page.goto("/society/challenges/folders/edit/data/")
+    page.get_by_label("Or a folder of cases").set_input_files(folder)
+    shots(page, "data step with a chosen folder")
+    page.get_by_role("button", name="Import").click()
+
+    expect(page.locator("main .message.success").first).to_contain_text("2 new cases")
+    assert page_errors.messages == []
+    cases = {c.case_id: c.files.count() for c in Case.objects.filter(phase=phase)}
+    assert cases == {"c-001": 1, "ct-a": 3}
